@@ -1,0 +1,4 @@
+pub mod auth;
+pub mod crypto;
+pub mod proto;
+pub mod wire;
