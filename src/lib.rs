@@ -1,6 +1,11 @@
 //! fusevol: mount SMB2/3 shares (and, later, torrents) as ordinary directories through FUSE,
 //! without root.
 //!
-//! The SMB client lives in [`smb`]: pure codecs (`wire`), authentication (`auth`), cryptography
-//! (`crypto`) and the sans-IO connection state (`proto`), driven by one small tokio task.
+//! - [`smb`]: the SMB2/3 client — pure codecs (`wire`), authentication (`auth`), cryptography
+//!   (`crypto`) and connection state (`proto`), driven by one small tokio driver, under a typed
+//!   async API ([`smb::Client`] → [`smb::Session`] → [`smb::Tree`] → [`smb::File`]).
+//! - [`options`]: mount.cifs options, credential files and the environment.
+//! - [`cli`]: the command-line front end (`main.rs` only parses arguments).
+pub mod cli;
+pub mod options;
 pub mod smb;

@@ -131,3 +131,37 @@ mod tests {
         assert!(NtStatus::PENDING.is_success());
     }
 }
+
+impl NtStatus {
+    /// A short human phrase for messages, in the habit of coreutils ("no such file").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::OBJECT_NAME_NOT_FOUND | Self::NO_SUCH_FILE => "no such file",
+            Self::OBJECT_PATH_NOT_FOUND => "no such directory in the path",
+            Self::OBJECT_NAME_COLLISION | Self::OBJECT_NAME_EXISTS => "file exists",
+            Self::ACCESS_DENIED | Self::NETWORK_ACCESS_DENIED => "permission denied",
+            Self::DIRECTORY_NOT_EMPTY => "directory not empty",
+            Self::NOT_A_DIRECTORY => "not a directory",
+            Self::FILE_IS_A_DIRECTORY => "is a directory",
+            Self::DISK_FULL => "no space left on the share",
+            Self::QUOTA_EXCEEDED => "disk quota exceeded",
+            Self::SHARING_VIOLATION => "file is in use by another program",
+            Self::DELETE_PENDING => "file is being deleted",
+            Self::LOGON_FAILURE | Self::WRONG_PASSWORD => "logon failure (wrong user or password)",
+            Self::ACCOUNT_DISABLED => "account disabled",
+            Self::PASSWORD_EXPIRED => "password expired",
+            Self::ACCOUNT_RESTRICTION => "account restriction",
+            Self::BAD_NETWORK_NAME => "no such share",
+            Self::OBJECT_NAME_INVALID | Self::OBJECT_PATH_SYNTAX_BAD => "invalid file name",
+            Self::NAME_TOO_LONG => "file name too long",
+            Self::MEDIA_WRITE_PROTECTED => "read-only share",
+            Self::NOT_SUPPORTED | Self::NOT_IMPLEMENTED | Self::INVALID_DEVICE_REQUEST => {
+                "operation not supported by the server"
+            }
+            Self::INSUFFICIENT_RESOURCES | Self::TOO_MANY_OPENED_FILES => "server out of resources",
+            Self::NETWORK_NAME_DELETED | Self::USER_SESSION_DELETED => "share or session is gone",
+            Self::END_OF_FILE => "end of file",
+            _ => "server error",
+        }
+    }
+}
