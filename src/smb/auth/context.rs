@@ -195,8 +195,8 @@ impl SpnegoNtlm {
             negotiate: &negotiate,
             challenge_raw: token,
             challenge: &challenge,
-            client_challenge: self.random.client_challenge,
-            random_session_key: self.random.exported_session_key,
+            client_challenge: &self.random.client_challenge,
+            random_session_key: &self.random.exported_session_key,
             now,
         })?;
         let (mut security, session_key) = match self.mode {

@@ -1,4 +1,4 @@
-//! SMB2 session authentication: NTLMSSP ([MS-NLMP]) inside SPNEGO ([MS-SPNG], [RFC4178]).
+//! SMB2 session authentication: NTLMSSP ([MS-NLMP]) inside SPNEGO ([MS-SPNG], RFC 4178).
 //!
 //! Everything here is pure: no I/O, no clock, no randomness. The caller passes the client
 //! challenge and the random session key in ([`AuthRandom`]) and the current time into
@@ -17,7 +17,7 @@ mod primitives;
 pub mod spnego;
 
 pub use context::{AuthRandom, NtlmMode, SpnegoNtlm};
-pub use spnego::{Oid, server_mechanisms};
+pub use spnego::{Oid, check_server_hint, server_mechanisms};
 
 use crate::smb::wire::DecodeError;
 use zeroize::Zeroizing;

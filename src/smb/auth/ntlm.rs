@@ -315,9 +315,10 @@ impl ChallengeMessage {
         let flags = NegotiateFlags(r.u32("CHALLENGE.NegotiateFlags")?);
         let server_challenge = r.array::<8>("CHALLENGE.ServerChallenge")?;
         let target_name = slice_at(msg, "CHALLENGE.TargetName", tn_off, tn_len)?.to_vec();
-        // Some old servers end the message here (no Reserved / TargetInfoFields) when they do not
-        // send TargetInfo; accept that, but only then.
-        if r.remaining() < 16 && !flags.contains(NegotiateFlags::TARGET_INFO) {
+        // 2.2.1.2 TargetInfoFields: "If the NTLMSSP_NEGOTIATE_TARGET_INFO flag is not set in
+        // NegotiateFlags, indicating that no TargetInfo is required", the fields carry nothing,
+        // and some old servers even end the message before them. Only read them when flagged.
+        if !flags.contains(NegotiateFlags::TARGET_INFO) {
             return Ok(Self {
                 flags,
                 server_challenge,
@@ -618,9 +619,9 @@ pub struct AuthenticateInput<'a> {
     pub negotiate: &'a [u8],
     pub challenge_raw: &'a [u8],
     pub challenge: &'a ChallengeMessage,
-    pub client_challenge: [u8; 8],
+    pub client_challenge: &'a [u8; 8],
     /// Becomes the ExportedSessionKey when KEY_EXCH is negotiated.
-    pub random_session_key: [u8; 16],
+    pub random_session_key: &'a [u8; 16],
     /// FILETIME used when the server sent no MsvAvTimestamp.
     pub now: u64,
 }
@@ -668,7 +669,7 @@ pub fn authenticate(input: &AuthenticateInput<'_>) -> Result<AuthenticateOutput,
                 &nt_hash,
                 None,
                 &ch.server_challenge,
-                &input.client_challenge,
+                input.client_challenge,
                 ess,
             );
             (
@@ -695,7 +696,7 @@ pub fn authenticate(input: &AuthenticateInput<'_>) -> Result<AuthenticateOutput,
             let r = ntlm_v2_responses(
                 &key,
                 &ch.server_challenge,
-                &input.client_challenge,
+                input.client_challenge,
                 timestamp.unwrap_or(input.now),
                 &info.encode(),
                 mic,
@@ -705,7 +706,7 @@ pub fn authenticate(input: &AuthenticateInput<'_>) -> Result<AuthenticateOutput,
         }
     };
     let (exported, encrypted) = if flags.contains(F::KEY_EXCH) {
-        let exported = Zeroizing::new(input.random_session_key);
+        let exported = Zeroizing::new(*input.random_session_key);
         let enc = encrypt_session_key(&key_exchange_key, &exported);
         (exported, Some(enc))
     } else {
@@ -873,13 +874,15 @@ impl SessionSecurity {
         }
     }
 
-    /// The NTLMSSP_MESSAGE_SIGNATURE of `message` with sequence number `seq`, client-to-server
-    /// (3.4.4). Advances the client sealing handle when it is used.
+    /// GSS_GetMIC (3.4.4): the NTLMSSP_MESSAGE_SIGNATURE of `message` with sequence number
+    /// `seq`, made with this side's sending keys (client-to-server for [`Self::client`]).
+    /// Advances the sending RC4 handle whenever the signature is sealed.
     pub fn sign(&mut self, seq: u32, message: &[u8]) -> [u8; 16] {
         self.send.mac(self.flags, seq, message)
     }
 
-    /// Check a server-to-client signature over `message` with the server's sequence number.
+    /// GSS_VerifyMIC: check the peer's signature over `message` with the peer's sequence number
+    /// (server-to-client keys for [`Self::client`]).
     /// Without extended session security the RandomPad is not compared (it is random by design).
     pub fn verify(&mut self, seq: u32, message: &[u8], signature: &[u8]) -> bool {
         let want = self.recv.mac(self.flags, seq, message);
@@ -895,7 +898,7 @@ impl SessionSecurity {
         }
     }
 
-    /// GSS_WrapEx with confidentiality (3.4.3): encrypt `message` in place with the client
+    /// GSS_WrapEx with confidentiality (3.4.3): encrypt `message` in place with the sending
     /// sealing handle, then sign the plaintext with the same (advanced) handle.
     pub fn seal(&mut self, seq: u32, message: &mut [u8]) -> [u8; 16] {
         let plain = Zeroizing::new(message.to_vec());
@@ -1232,8 +1235,20 @@ mod tests {
         ));
         // TARGET_INFO set but the message stops before TargetInfoFields.
         let mut short = V1_ESS_CHALLENGE[..32].to_vec();
+        short[12..20].fill(0);
         short[20..24].copy_from_slice(&0xe28a_8233u32.to_le_bytes());
-        assert!(ChallengeMessage::parse(&short).is_err());
+        assert!(matches!(
+            ChallengeMessage::parse(&short),
+            Err(DecodeError::Truncated {
+                what: "CHALLENGE.Reserved",
+                ..
+            })
+        ));
+        // Without TARGET_INFO the TargetInfoFields are not looked at, even when they are junk.
+        let mut m = V2_CHALLENGE;
+        m[20..24].copy_from_slice(&0xe20a_8233u32.to_le_bytes());
+        m[44..48].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        assert_eq!(ChallengeMessage::parse(&m).unwrap().target_info, None);
     }
 
     #[test]
@@ -1287,8 +1302,8 @@ mod tests {
             negotiate,
             challenge_raw: raw,
             challenge: ch,
-            client_challenge: CLIENT_CHALLENGE,
-            random_session_key: RANDOM_SESSION_KEY,
+            client_challenge: &CLIENT_CHALLENGE,
+            random_session_key: &RANDOM_SESSION_KEY,
             now: 0,
         }
     }

@@ -1,4 +1,4 @@
-//! SPNEGO ([RFC4178], [MS-SPNG]) tokens with a small hand-written DER reader and writer.
+//! SPNEGO (RFC 4178, [MS-SPNG]) tokens with a small hand-written DER reader and writer.
 //!
 //! The reader is bounded the rustls way: every length is checked against the bytes that remain
 //! in its enclosing element, indefinite and over-long length forms are refused, nesting is
