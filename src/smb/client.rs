@@ -282,7 +282,7 @@ impl Client {
         let (final_resp, setup) = loop {
             round += 1;
             if round > 4 {
-                return Err(Error::Auth(crate::smb::auth::AuthError::TooManyRounds));
+                return Err(Error::Auth(crate::smb::auth::AuthError::OutOfOrder("more than 4 SESSION_SETUP rounds")));
             }
             let req = SessionSetupRequest {
                 flags: 0,

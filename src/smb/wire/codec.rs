@@ -162,7 +162,7 @@ impl Put for Vec<u8> {
         self.resize(self.len() + n, 0);
     }
     fn pad_to(&mut self, base: usize, align: usize) {
-        while (self.len() - base) % align != 0 {
+        while !(self.len() - base).is_multiple_of(align) {
             self.push(0);
         }
     }

@@ -70,7 +70,7 @@ pub fn utf16le(s: &str) -> Vec<u8> {
 
 /// Decode UTF-16LE (odd trailing byte or unpaired surrogates are errors: names must round-trip).
 pub fn from_utf16le(what: &'static str, b: &[u8]) -> Result<String, DecodeError> {
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(DecodeError::Invalid { what, value: b.len() as u64 });
     }
     let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
