@@ -13,10 +13,15 @@
 //! and application keys are always 128 bits (L = 128). The cipher keys are 128 bits from
 //! K = SessionKey for AES-128-CCM/GCM, and 256 bits (L = 256) from K = Session.FullSessionKey,
 //! the whole key from authentication, for AES-256-CCM/GCM (3.1.1 only). With NTLM both keys are
-//! the same 16 bytes; a Kerberos AES-256 session key is 32. Deriving the signing key with
-//! L = 256 when an AES-256 cipher is negotiated is wrong (Windows clients reject it: see ksmbd
-//! commit "ksmbd: fix wrong signingkey creation when encryption is AES256"), as Samba's
-//! `smb2_signing_key_create` also has it.
+//! the same 16 bytes; a Kerberos AES-256 session key is 32. MS-SMB2 3.1.4.2 words L as following
+//! the cipher, but the signing key stays L = 128 under AES-256 too: Samba's
+//! `smb2_signing_key_create` derives it so, and ksmbd had to change to it after Windows clients
+//! rejected its signatures (fs/ksmbd/auth.c `generate_key`: "For signing key, 'L' value should be
+//! initialized to 128 if key size is 16bytes").
+//!
+//! 2.x has no KDF: an application asking for the session key gets Session.SessionKey, 3.x gets
+//! Session.ApplicationKey (MS-SMB2 3.2.4.25), so [`SessionKeys::application_key`] is the session
+//! key for 2.x.
 //!
 //! For session binding, only the new channel's signing key is derived (Channel.SigningKey);
 //! the cipher keys stay those of the session: take [`SessionKeys::signing_key`] of a derivation
@@ -46,8 +51,8 @@ impl SessionKeys {
         &self.signing
     }
 
-    /// Session.ApplicationKey (16 bytes), for protocols layered on SMB (e.g. DCE/RPC over named
-    /// pipes).
+    /// The key an application layered on SMB asks for (MS-SMB2 3.2.4.25; e.g. DCE/RPC over named
+    /// pipes): Session.ApplicationKey for 3.x, Session.SessionKey for 2.x. 16 bytes.
     pub fn application_key(&self) -> &SecretKey {
         &self.application
     }

@@ -414,8 +414,9 @@ mod tests {
     fn gmac_matches_an_independent_implementation() {
         // No published SMB GMAC vector. Computed with Python's `cryptography` AESGCM
         // (independent of ghash/aes here): tag = AESGCM(key).encrypt(nonce, b"", aad) where aad is
-        // the message with bytes 48..64 zeroed and the nonce is MessageId (LE) || bits (LE u32),
-        // as MS-SMB2 3.1.4.1 describes. Three cases: client request, server response, CANCEL.
+        // the 101-byte message of `message()` with Flags |= SIGNED and bytes 48..64 zeroed, and
+        // the nonce is MessageId (LE) || bits (LE u32) as MS-SMB2 3.1.4.1 describes. Three cases:
+        // client request, server response, CANCEL request.
         let key = hex!("000102030405060708090A0B0C0D0E0F");
         let signer = Signer::new(SigningAlgorithm::AES_GMAC, &key).unwrap();
         let cases: [(u32, u16, [u8; 16]); 3] = [
