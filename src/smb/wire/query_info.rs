@@ -110,7 +110,9 @@ impl RequestBody for QueryInfoRequest {
         }
     }
 
-    /// The larger of input sent and output asked for (MS-SMB2 3.1.5.2).
+    /// The larger of input sent and output asked for (MS-SMB2 3.1.5.2). MS-SMB2 3.2.4.1.5 does
+    /// not list QUERY_INFO among the multi-credit requests ("the client MUST set CreditCharge to
+    /// 1"), so keep `output_buffer_length` at or below 64 KiB and this charges 1.
     fn payload_size(&self) -> u32 {
         let input = u32::try_from(self.input.len()).unwrap_or(u32::MAX);
         self.output_buffer_length.max(input)

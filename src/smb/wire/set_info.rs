@@ -64,10 +64,8 @@ impl RequestBody for SetInfoRequest {
         }
     }
 
-    /// The bytes sent (MS-SMB2 3.1.5.2; SET_INFO is charged by its buffer).
-    fn payload_size(&self) -> u32 {
-        u32::try_from(self.buffer.len()).unwrap_or(u32::MAX)
-    }
+    // No payload_size: MS-SMB2 3.2.4.1.5 makes only READ, WRITE, IOCTL and QUERY_DIRECTORY
+    // multi-credit ("For all other requests, the client MUST set CreditCharge to 1").
 }
 
 /// SMB2 SET_INFO Response (MS-SMB2 2.2.40): StructureSize 2 and nothing else.
@@ -130,7 +128,7 @@ mod tests {
         .concat();
         assert_eq!(&m[64..], &expected[..]);
         assert_eq!(SetInfoRequest::decode(&m).unwrap(), req);
-        assert_eq!(req.payload_size(), 22);
+        assert_eq!(req.payload_size(), 0, "charged 1 credit");
         let empty = SetInfoRequest::default();
         let mut m = header();
         empty.encode(&mut m, 0);
