@@ -4,8 +4,8 @@
 //! Servers differ in the details, and the decoder copes with all of them:
 //! - Samba sends the 9-byte body with ByteCount 0 and one ErrorData byte; the ErrorData is
 //!   then empty (ByteCount is what counts).
-//! - macOS answers STATUS_STOPPED_ON_SYMLINK with no symlink data at all: [`ErrorResponse::
-//!   symlink`] returns `None` and the caller treats the target as unknown.
+//! - macOS answers STATUS_STOPPED_ON_SYMLINK with no symlink data at all:
+//!   [`ErrorResponse::symlink`] returns `None` and the caller treats the target as unknown.
 use super::fscc::IO_REPARSE_TAG_SYMLINK;
 use super::{DecodeError, Put, Reader, SMB2_HEADER_LEN, from_utf16le, slice_at, utf16le};
 

@@ -210,9 +210,9 @@ impl NegotiateContext {
 
 /// SMB2 NEGOTIATE Request (MS-SMB2 2.2.3).
 ///
-/// `contexts` are encoded only when `dialects` contains 3.1.1 ("If the Dialects field contains
-/// 0x0311, then this field [NegotiateContextOffset] ... MUST" point at the context list);
-/// otherwise ClientStartTime is sent as 0 and `contexts` is ignored.
+/// `contexts` are encoded only when `dialects` contains 3.1.1: NegotiateContextOffset and
+/// NegotiateContextCount exist only then (MS-SMB2 2.2.3); otherwise the same 8 bytes are
+/// ClientStartTime, sent as 0, and `contexts` is ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NegotiateRequest {
     pub security_mode: u16,
