@@ -8,7 +8,7 @@ use crate::smb::driver::{Conn, Response};
 use crate::smb::error::{Error, ProtocolError, Result};
 use crate::smb::proto::compound::OutFrame;
 use crate::smb::proto::negotiate::{
-    self, AES_128_GCM, CIPHERS, HASH_SHA512, Negotiated, SIGNING_ALGORITHMS,
+    self, CIPHERS, HASH_SHA512, Negotiated, SIGNING_ALGORITHMS,
 };
 use crate::smb::security::SessionSecurity;
 use crate::smb::wire::close::{CloseRequest, CloseResponse};
@@ -257,14 +257,13 @@ impl Client {
     /// Authenticate (MS-SMB2 3.2.4.2.3, SPNEGO/NTLMSSP) and derive the session's keys.
     pub async fn session_setup(&self, auth: &Auth) -> Result<Session> {
         let ci = &self.inner;
-        let (creds, mode, guest) = match auth {
-            Auth::Ntlmv2(c) => (c.clone(), NtlmMode::V2, false),
-            Auth::Ntlmv1(c) => (c.clone(), NtlmMode::V1, false),
-            Auth::Anonymous => (Credentials::new("", "", ""), NtlmMode::Anonymous, false),
+        let (creds, mode) = match auth {
+            Auth::Ntlmv2(c) => (c.clone(), NtlmMode::V2),
+            Auth::Ntlmv1(c) => (c.clone(), NtlmMode::V1),
+            Auth::Anonymous => (Credentials::new("", "", ""), NtlmMode::Anonymous),
             Auth::Guest(u) => (
                 Credentials::new(u.as_deref().unwrap_or("guest"), "", ""),
                 NtlmMode::V2,
-                true,
             ),
         };
         let anonymous = matches!(mode, NtlmMode::Anonymous);
@@ -315,10 +314,9 @@ impl Client {
             break (resp, r);
         };
         spnego.finish(&setup.security_buffer)?;
-        use crate::smb::wire::session_setup::{ENCRYPT_DATA, IS_GUEST, IS_NULL};
-        let is_guest = setup.session_flags & IS_GUEST != 0;
-        let is_null = setup.session_flags & IS_NULL != 0 || anonymous;
-        let server_encrypt = setup.session_flags & ENCRYPT_DATA != 0;
+                let is_guest = setup.session_flags & SessionSetupResponse::IS_GUEST != 0;
+        let is_null = setup.session_flags & SessionSetupResponse::IS_NULL != 0 || anonymous;
+        let server_encrypt = setup.session_flags & SessionSetupResponse::ENCRYPT_DATA != 0;
         let must_sign = ci.cfg.require_signing || ci.neg.server_signing_required;
         let key = if is_guest || is_null { None } else { spnego.session_key() };
         if must_sign && key.is_none() && ci.cfg.require_signing {
@@ -363,6 +361,13 @@ impl Client {
             }),
         })
     }
+}
+
+/// Encode an info-class value into a fresh buffer.
+fn enc(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut v = Vec::new();
+    f(&mut v);
+    v
 }
 
 fn wire_u8(v: u16) -> u8 {
@@ -422,7 +427,10 @@ impl Session {
         let ci = &self.inner.client.inner;
         let path = format!("\\\\{}\\{}", ci.cfg.host, share);
         let req = TreeConnectRequest { flags: 0, path };
-        let r = self.conn().call(OutFrame::single(&req, TreeId(0)), self.inner.id, false).await;
+        // 3.1.1: "the client MUST sign the TREE_CONNECT request" when the session has a key
+        // (MS-SMB2 3.2.4.1.1); Samba answers ACCESS_DENIED otherwise. Earlier dialects may too.
+        let frame = OutFrame::single(&req, TreeId(0));
+        let r = self.conn().call_signed(frame, self.inner.id, false).await;
         let resp = match one(r?)?.ok() {
             Ok(r) => r,
             Err(Error::Status { status, .. })
@@ -439,7 +447,7 @@ impl Session {
         };
         let t = TreeConnectResponse::decode(&resp.msg)
             .map_err(Error::decode(Command::TREE_CONNECT))?;
-        let encrypt = t.share_flags & crate::smb::wire::tree_connect::SHAREFLAG_ENCRYPT_DATA != 0;
+        let encrypt = t.share_flags & crate::smb::wire::tree_connect::share_flags::ENCRYPT_DATA != 0;
         let sec = self.conn().session(self.inner.id);
         if encrypt && !sec.as_ref().is_some_and(|s| s.can_encrypt()) {
             return Err(Error::InvalidInput(format!(
@@ -485,22 +493,11 @@ impl Session {
             input,
             max_input_response: 0,
             max_output_response: 24,
-            flags: crate::smb::wire::ioctl::IS_FSCTL,
+            flags: IoctlRequest::IS_FSCTL,
         };
-        // "The client MUST sign the request" (3.2.4.2.4 / 3.3.5.15.12): force signing.
-        let sec = self.conn().session(self.inner.id);
-        let mut frame = OutFrame::single(&req, tree.inner.id);
-        let resp = match sec {
-            Some(s) if !s.sign && !s.encrypt && s.can_sign() => {
-                let forced = Arc::new(s.with_signing());
-                self.conn().set_session(self.inner.id, forced);
-                frame.set_tree(tree.inner.id);
-                let r = self.conn().call(frame, self.inner.id, false).await;
-                self.conn().set_session(self.inner.id, s);
-                r
-            }
-            _ => self.conn().call(frame, self.inner.id, tree.inner.encrypt).await,
-        };
+        // "The client MUST sign the request" (3.2.5.14.12 / 3.3.5.15.12).
+        let frame = OutFrame::single(&req, tree.inner.id);
+        let resp = self.conn().call_signed(frame, self.inner.id, tree.inner.encrypt).await;
         let resp = one(resp?)?;
         if !resp.verified {
             return Err(ProtocolError::ValidateNegotiateMismatch.into());
@@ -753,8 +750,8 @@ impl Tree {
     /// CLOSE).
     pub async fn stat(&self, path: &str) -> Result<FileInfo> {
         let q = QueryInfoRequest {
-            info_type: crate::smb::wire::query_info::INFO_FILE,
-            file_info_class: fscc::class::FILE_INTERNAL_INFORMATION,
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
             output_buffer_length: 8,
             additional_information: 0,
             flags: 0,
@@ -809,11 +806,11 @@ impl Tree {
             ..OpenOptions::read()
         };
         let s = SetInfoRequest {
-            info_type: crate::smb::wire::query_info::INFO_FILE,
-            file_info_class: fscc::class::FILE_DISPOSITION_INFORMATION,
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_DISPOSITION_INFORMATION,
             additional_information: 0,
             file_id: FileId::COMPOUND,
-            buffer: fscc::FileDispositionInformation { delete_pending: true }.encode_vec(),
+            buffer: enc(|b| fscc::FileDispositionInformation { delete_pending: true }.encode(b)),
         };
         let (_, m) = self.compound(path, &o, &s).await?;
         m.ok().map(|_| ())
@@ -836,16 +833,15 @@ impl Tree {
             ..OpenOptions::read()
         };
         let s = SetInfoRequest {
-            info_type: crate::smb::wire::query_info::INFO_FILE,
-            file_info_class: fscc::class::FILE_RENAME_INFORMATION,
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_RENAME_INFORMATION,
             additional_information: 0,
             file_id: FileId::COMPOUND,
-            buffer: fscc::FileRenameInformation {
+            buffer: enc(|b| fscc::FileRenameInformation {
                 replace_if_exists: replace,
                 root_directory: 0,
                 file_name: smb_path(to),
-            }
-            .encode_vec(),
+            }.encode(b)),
         };
         let (_, m) = self.compound(from, &o, &s).await?;
         m.ok().map(|_| ())
@@ -854,8 +850,8 @@ impl Tree {
     /// Size and free space of the share (FileFsFullSizeInformation).
     pub async fn statfs(&self) -> Result<fscc::FileFsFullSizeInformation> {
         let q = QueryInfoRequest {
-            info_type: crate::smb::wire::query_info::INFO_FILESYSTEM,
-            file_info_class: fscc::class::FILE_FS_FULL_SIZE_INFORMATION,
+            info_type: crate::smb::wire::query_info::info_type::FILESYSTEM,
+            file_info_class: fscc::fs_info_class::FILE_FS_FULL_SIZE_INFORMATION,
             output_buffer_length: 64,
             additional_information: 0,
             flags: 0,
@@ -913,7 +909,7 @@ impl std::fmt::Debug for File {
 
 /// A READ in flight; [`wait`](ReadCall::wait) gives its data.
 pub struct ReadCall {
-    rx: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Response>>> + Send>>,
+    rx: std::pin::Pin<Box<dyn Future<Output = Result<Vec<Response>>> + Send>>,
     limit: usize,
 }
 
@@ -1039,8 +1035,8 @@ impl File {
         let mut first = true;
         loop {
             let req = QueryDirectoryRequest {
-                file_information_class: fscc::class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
-                flags: if first { crate::smb::wire::query_directory::RESTART_SCANS } else { 0 },
+                file_information_class: fscc::info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
+                flags: if first { QueryDirectoryRequest::RESTART_SCANS } else { 0 },
                 file_index: 0,
                 file_id: self.inner.id,
                 pattern: "*".into(),
@@ -1069,19 +1065,19 @@ impl File {
 
     /// Set FileBasicInformation (times as FILETIME, 0 = leave unchanged; attributes 0 = leave).
     pub async fn set_basic(&self, info: fscc::FileBasicInformation) -> Result<()> {
-        self.set_info(fscc::class::FILE_BASIC_INFORMATION, info.encode_vec()).await
+        self.set_info(fscc::info_class::FILE_BASIC_INFORMATION, enc(|b| info.encode(b))).await
     }
 
     /// Truncate or extend (FileEndOfFileInformation).
     pub async fn set_len(&self, len: u64) -> Result<()> {
-        let b = fscc::FileEndOfFileInformation { end_of_file: len }.encode_vec();
-        self.set_info(fscc::class::FILE_END_OF_FILE_INFORMATION, b).await
+        let b = enc(|b| fscc::FileEndOfFileInformation { end_of_file: len }.encode(b));
+        self.set_info(fscc::info_class::FILE_END_OF_FILE_INFORMATION, b).await
     }
 
     async fn set_info(&self, class: u8, buffer: Vec<u8>) -> Result<()> {
         let t = &self.inner.tree;
         let req = SetInfoRequest {
-            info_type: crate::smb::wire::query_info::INFO_FILE,
+            info_type: crate::smb::wire::query_info::info_type::FILE,
             file_info_class: class,
             additional_information: 0,
             file_id: self.inner.id,
@@ -1097,7 +1093,7 @@ impl File {
         }
         let t = &self.inner.tree;
         let req = CloseRequest {
-            flags: crate::smb::wire::close::POSTQUERY_ATTRIB,
+            flags: CloseRequest::POSTQUERY_ATTRIB,
             file_id: self.inner.id,
         };
         let resp = one(t.call(OutFrame::single(&req, t.inner.id)).await?)?.ok()?;
@@ -1129,6 +1125,6 @@ mod tests {
 
     #[test]
     fn default_aes_gcm_is_first_choice() {
-        assert_eq!(CIPHERS[0], AES_128_GCM);
+        assert_eq!(CIPHERS[0], negotiate::AES_128_GCM);
     }
 }

@@ -149,7 +149,20 @@ impl Conn {
         session: SessionId,
         encrypt_tree: bool,
     ) -> Result<Vec<Response>> {
-        let (rxs, commands, _) = self.send(frame, session, encrypt_tree, false).await?;
+        let (rxs, commands, _) = self.send(frame, session, encrypt_tree, false, false).await?;
+        self.wait(rxs, commands).await
+    }
+
+    /// As [`call`](Self::call), but signed whenever the session has a key, even if signing is
+    /// not required (3.1.1 TREE_CONNECT, MS-SMB2 3.2.4.1.1; FSCTL_VALIDATE_NEGOTIATE_INFO,
+    /// 3.2.5.14.12). Encryption, when in force, protects the message instead.
+    pub async fn call_signed(
+        &self,
+        frame: OutFrame,
+        session: SessionId,
+        encrypt_tree: bool,
+    ) -> Result<Vec<Response>> {
+        let (rxs, commands, _) = self.send(frame, session, encrypt_tree, true, false).await?;
         self.wait(rxs, commands).await
     }
 
@@ -160,7 +173,7 @@ impl Conn {
         frame: OutFrame,
         session: SessionId,
     ) -> Result<(Vec<Response>, Vec<u8>)> {
-        let (rxs, commands, sent) = self.send(frame, session, false, true).await?;
+        let (rxs, commands, sent) = self.send(frame, session, false, false, true).await?;
         Ok((self.wait(rxs, commands).await?, sent))
     }
 
@@ -169,6 +182,7 @@ impl Conn {
         mut frame: OutFrame,
         session: SessionId,
         encrypt_tree: bool,
+        force_sign: bool,
         keep_copy: bool,
     ) -> Result<(Vec<oneshot::Receiver<Result<Response>>>, Vec<Command>, Vec<u8>)> {
         let charge = frame.charge();
@@ -206,7 +220,7 @@ impl Conn {
                 0
             }
             Some(sec) => {
-                if sec.sign {
+                if sec.sign || force_sign {
                     sec.sign(&mut frame)?;
                 }
                 if keep_copy {

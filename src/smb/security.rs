@@ -52,10 +52,10 @@ impl SessionSecurity {
         };
         let cipher = neg.cipher.filter(|_| neg.dialect >= Dialect::SMB_3_0).map(Cipher);
         let keys = derive_session_keys(neg.dialect.0, key, preauth, cipher)?;
-        let signer = match keys.signing_key() {
-            Some(k) => Some(Arc::new(Signer::new(SigningAlgorithm(neg.signing_algorithm), k.as_bytes())?)),
-            None => None,
-        };
+        let signer = Some(Arc::new(Signer::new(
+            SigningAlgorithm(neg.signing_algorithm),
+            keys.signing_key().as_bytes(),
+        )?));
         let (sealer, opener) = match (cipher, keys.encryption_key(), keys.decryption_key()) {
             (Some(c), Some(e), Some(d)) => (
                 Some(Arc::new(Sealer::new(c, e.as_bytes())?)),
@@ -70,11 +70,6 @@ impl SessionSecurity {
             )));
         }
         Ok(Self { sign: sign && signer.is_some(), encrypt, signer, sealer, opener })
-    }
-
-    /// The same keys with signing forced on (FSCTL_VALIDATE_NEGOTIATE_INFO must be signed).
-    pub fn with_signing(&self) -> Self {
-        Self { sign: self.signer.is_some(), ..self.clone() }
     }
 
     pub fn can_sign(&self) -> bool {
