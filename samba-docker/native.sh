@@ -37,6 +37,15 @@ names_conf() {
     return 1
 }
 
+# Alive and not a zombie (an orphaned smbd is reaped by init, which may take its time).
+is_alive() {
+    local line st
+    read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+    st=${line##*) }
+    st=${st%% *}
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 descendants() {
     local k
     for k in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
@@ -81,7 +90,7 @@ do_stop() {
     deadline=$((SECONDS + timeout))
     while :; do
         local alive=''
-        for p in $pids; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
+        for p in $pids; do is_alive "$p" && alive+=" $p"; done
         [ -z "$alive" ] && break
         if [ $SECONDS -ge $deadline ]; then
             echo "native.sh: still alive after ${timeout}s, SIGKILL:$alive" >&2
@@ -130,7 +139,7 @@ do_start() {
 
     deadline=$((SECONDS + timeout))
     until port_listening "$port"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! is_alive "$pid"; then
             local busy=0
             grep -qiE 'address already in use|NT_STATUS_ADDRESS_ALREADY_ASSOCIATED' \
                 "$state/log/smbd.out" "$state"/log/log.* 2>/dev/null && busy=1
