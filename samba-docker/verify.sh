@@ -94,11 +94,11 @@ refused() {
 # the server's smbstatus line for it: "PROTOCOL ENCRYPTION SIGNING" (session) or, with
 # SHARE_LEVEL=1, "ENCRYPTION SIGNING" of the tree connect.
 session() {
-    local desc=$1 share=$2 re=$3 line='' i
+    local desc=$1 share=$2 re=$3 line=""
     shift 3
     (sleep 1.5; echo ls) | sc "$share" "$@" >/dev/null &
     local bg=$!
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
         if [ "${SHARE_LEVEL:-0}" = 1 ]; then
             line=$(smbstatus -S -s "$STATE/smb.conf" 2>/dev/null | awk -v s="$share" '$1 == s { print $(NF-1), $NF }')
         else
@@ -117,7 +117,7 @@ session() {
 
 start() {
     PORT=$(free_port)
-    local t0=$SECONDS out
+    local out
     if ! out=$(bash "$NATIVE" start "$1" "$STATE" "$PORT" 2>&1); then
         echo "$out"
         result FAIL "start $1" "$out"

@@ -21,7 +21,13 @@ step() {
     STEP=$*
     printf '\n==== [%s] %s ====\n' "$(date +%H:%M:%S)" "$STEP"
 }
-trap 'rc=$?; if [ $rc -ne 0 ]; then printf "\n==== FAILED (exit %s): %s ====\n" "$rc" "$STEP" >&2; fi' EXIT
+on_exit() {
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        printf '\n==== FAILED (exit %s): %s ====\n' "$rc" "$STEP" >&2
+    fi
+}
+trap on_exit EXIT
 
 needs_setup() {
     local t
