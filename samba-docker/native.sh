@@ -5,6 +5,7 @@
 #       port=P pid=N variant=V state_dir=D conf=D/smb.conf creds=D/creds user=U domain=W share_dir=D/shares/share
 #   native.sh stop STATE_DIR                 stop it (pid, descendants, helpers naming D/smb.conf)
 #   native.sh variants                       list the variants
+#   native.sh share-dir STATE_DIR SHARE      print the backing dir of a share (share ro public secret)
 #
 # Must run as root (creates the system user fusevoltest, chowns the share dirs, runs smbd).
 # The Samba password is random per instance, set through smbpasswd's stdin and written to
@@ -18,7 +19,7 @@ FV_PROG=native.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -171,5 +172,10 @@ case ${1:-} in
     start) shift; do_start "$@" ;;
     stop) [ $# -eq 2 ] || usage; do_stop "$2" ;;
     variants) fv_variants ;;
+    share-dir)
+        [ $# -eq 3 ] || usage
+        [[ " ${FV_SHARES[*]} " == *" $3 "* ]] || fv_die "unknown share '$3' (known: ${FV_SHARES[*]})"
+        echo "${2%/}/shares/$3"
+        ;;
     *) usage ;;
 esac
