@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# scripts/test.sh — everything CI checks, in order; fails on the first failure.
+#
+#   1. scripts/setup.sh, if a needed tool or package is missing (needs root then)
+#   2. cargo fmt --all -- --check
+#   3. cargo clippy --all-targets -- -D warnings
+#   4. FUSEVOL_REQUIRE_SAMBA=1 cargo test --all-targets   (unit tests + the live protocol tests,
+#      which start private smbd instances on loopback: as root; a missing Samba is an error)
+#
+# Set FUSEVOL_REQUIRE_SAMBA=0 to let the live tests skip instead (e.g. not root, no Samba).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+STEP=''
+T0=$SECONDS
+step() {
+    STEP=$*
+    printf '\n==== [%s] %s ====\n' "$(date +%H:%M:%S)" "$STEP"
+}
+on_exit() {
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        printf '\n==== FAILED (exit %s): %s ====\n' "$rc" "$STEP" >&2
+    fi
+}
+trap on_exit EXIT
+
+needs_setup() {
+    local t
+    for t in cargo smbd smbclient smbpasswd pkg-config fusermount3 ss python3; do
+        command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || return 0
+    done
+    pkg-config --exists fuse3 2>/dev/null || return 0
+    cargo fmt --version >/dev/null 2>&1 || return 0
+    cargo clippy --version >/dev/null 2>&1 || return 0
+    return 1
+}
+
+if needs_setup; then
+    step "setup (scripts/setup.sh)"
+    bash scripts/setup.sh
+    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+else
+    step "setup: nothing missing"
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+export FUSEVOL_REQUIRE_SAMBA=${FUSEVOL_REQUIRE_SAMBA:-1}
+step "FUSEVOL_REQUIRE_SAMBA=$FUSEVOL_REQUIRE_SAMBA cargo test --all-targets"
+cargo test --all-targets
+
+STEP=''
+printf '\n==== all checks passed in %ss ====\n' "$((SECONDS - T0))"
