@@ -24,15 +24,26 @@ fn ok(o: &Output) -> String {
 }
 
 fn err(o: &Output, code: i32) -> String {
-    assert_eq!(o.status.code(), Some(code), "stdout: {}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
 fn cli_file_commands() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     let root = s.share_dir("share");
-    let opts = format!("port={},credentials={},vers=3.1.1", s.port, s.creds_file.display());
+    let opts = format!(
+        "port={},credentials={},vers=3.1.1",
+        s.port,
+        s.creds_file.display()
+    );
     let u = |p: &str| format!("//127.0.0.1/share/{p}");
     let tmp = s.state_dir.join("cli-local");
     std::fs::create_dir_all(&tmp).unwrap();
@@ -40,25 +51,52 @@ fn cli_file_commands() {
     let data = pattern(20 << 20, 5);
     let local = tmp.join("up.bin");
     std::fs::write(&local, &data).unwrap();
-    ok(&fusevol(&["smb", "put", local.to_str().unwrap(), &u("up.bin"), "-o", &opts]));
+    ok(&fusevol(&[
+        "smb",
+        "put",
+        local.to_str().unwrap(),
+        &u("up.bin"),
+        "-o",
+        &opts,
+    ]));
     assert!(std::fs::read(root.join("up.bin")).unwrap() == data);
 
     let down = tmp.join("down.bin");
-    ok(&fusevol(&["smb", "get", &u("up.bin"), down.to_str().unwrap(), "-o", &opts]));
+    ok(&fusevol(&[
+        "smb",
+        "get",
+        &u("up.bin"),
+        down.to_str().unwrap(),
+        "-o",
+        &opts,
+    ]));
     assert!(std::fs::read(&down).unwrap() == data);
 
     std::fs::write(root.join("hello.txt"), b"hello from samba\n").unwrap();
     s.chown_to_user(&root.join("hello.txt"));
-    assert_eq!(ok(&fusevol(&["smb", "cat", &u("hello.txt"), "-o", &opts])), "hello from samba\n");
+    assert_eq!(
+        ok(&fusevol(&["smb", "cat", &u("hello.txt"), "-o", &opts])),
+        "hello from samba\n"
+    );
 
     ok(&fusevol(&["smb", "mkdir", &u("dir"), "-o", &opts]));
     assert!(root.join("dir").is_dir());
-    ok(&fusevol(&["smb", "mv", &u("hello.txt"), "dir/hi.txt", "-o", &opts]));
+    ok(&fusevol(&[
+        "smb",
+        "mv",
+        &u("hello.txt"),
+        "dir/hi.txt",
+        "-o",
+        &opts,
+    ]));
     assert!(root.join("dir/hi.txt").exists());
     let ls = ok(&fusevol(&["smb", "ls", &u(""), "-o", &opts]));
     assert_eq!(ls, "dir\nup.bin\n");
     let ls = ok(&fusevol(&["smb", "ls", "-l", &u("dir"), "-o", &opts]));
-    assert!(ls.starts_with("- ") && ls.contains(" 17 ") && ls.ends_with("hi.txt\n"), "{ls}");
+    assert!(
+        ls.starts_with("- ") && ls.contains(" 17 ") && ls.ends_with("hi.txt\n"),
+        "{ls}"
+    );
     let st = ok(&fusevol(&["smb", "stat", &u("up.bin"), "-o", &opts]));
     assert!(st.contains(&format!("Size: {}", 20 << 20)), "{st}");
 
@@ -82,29 +120,63 @@ fn cli_file_commands() {
 
 #[test]
 fn cli_bad_input_messages() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     let base = format!("port={},vers=3.1.1", s.port);
     let share = "//127.0.0.1/share/";
 
     let pwfile = s.state_dir.join("wrongcreds");
-    std::fs::write(&pwfile, format!("username={}\npassword=not-the-password\n", s.user)).unwrap();
-    let e = err(&fusevol(&["smb", "ls", share, "-o", &format!("{base},cred={}", pwfile.display())]), 1);
+    std::fs::write(
+        &pwfile,
+        format!("username={}\npassword=not-the-password\n", s.user),
+    )
+    .unwrap();
+    let e = err(
+        &fusevol(&[
+            "smb",
+            "ls",
+            share,
+            "-o",
+            &format!("{base},cred={}", pwfile.display()),
+        ]),
+        1,
+    );
     assert!(
-        e.contains(&format!("cannot log on to 127.0.0.1:{} as '{}'", s.port, s.user))
-            && e.contains("STATUS_LOGON_FAILURE"),
+        e.contains(&format!(
+            "cannot log on to 127.0.0.1:{} as '{}'",
+            s.port, s.user
+        )) && e.contains("STATUS_LOGON_FAILURE"),
         "{e}"
     );
     assert!(!e.contains("not-the-password"));
 
     let creds = format!("{base},credentials={}", s.creds_file.display());
-    let e = err(&fusevol(&["smb", "ls", "//127.0.0.1/nosuch", "-o", &creds]), 1);
-    assert!(e.contains("cannot connect to share '//127.0.0.1/nosuch': no such share (STATUS_BAD_NETWORK_NAME)"), "{e}");
+    let e = err(
+        &fusevol(&["smb", "ls", "//127.0.0.1/nosuch", "-o", &creds]),
+        1,
+    );
+    assert!(
+        e.contains(
+            "cannot connect to share '//127.0.0.1/nosuch': no such share (STATUS_BAD_NETWORK_NAME)"
+        ),
+        "{e}"
+    );
 
-    let e = err(&fusevol(&["smb", "ls", share, "-o", &format!("{creds},frob=1")]), 2);
+    let e = err(
+        &fusevol(&["smb", "ls", share, "-o", &format!("{creds},frob=1")]),
+        2,
+    );
     assert_eq!(e.trim(), "fusevol: unknown option 'frob'");
-    let e = err(&fusevol(&["smb", "ls", share, "-o", &format!("{creds},vers=1.0")]), 2);
+    let e = err(
+        &fusevol(&["smb", "ls", share, "-o", &format!("{creds},vers=1.0")]),
+        2,
+    );
     assert!(e.contains("SMB1 (CIFS 1.0) is not supported"), "{e}");
-    let e = err(&fusevol(&["smb", "ls", share, "-o", &format!("{creds},sec=krb5")]), 2);
+    let e = err(
+        &fusevol(&["smb", "ls", share, "-o", &format!("{creds},sec=krb5")]),
+        2,
+    );
     assert!(e.contains("Kerberos is not supported yet"), "{e}");
 
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -120,9 +192,15 @@ fn cli_bad_input_messages() {
         ]),
         1,
     );
-    assert!(e.contains(&format!("cannot connect to 127.0.0.1:{dead}")) && e.contains("refused"), "{e}");
+    assert!(
+        e.contains(&format!("cannot connect to 127.0.0.1:{dead}")) && e.contains("refused"),
+        "{e}"
+    );
 
     // No password anywhere and no terminal: a clear message, not a hang.
-    let e = err(&fusevol(&["smb", "ls", share, "-o", &format!("{base},user=x")]), 2);
+    let e = err(
+        &fusevol(&["smb", "ls", share, "-o", &format!("{base},user=x")]),
+        2,
+    );
     assert!(e.contains("no password given"), "{e}");
 }

@@ -10,7 +10,11 @@ use fusevol::smb::{Auth, Client, ClientConfig, Error, OpenOptions, Tree};
 use std::time::Duration;
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 pub fn config(s: &Samba, vers: &str) -> ClientConfig {
@@ -25,7 +29,7 @@ pub fn user(s: &Samba) -> Auth {
     Auth::Ntlmv2(Credentials::new(&s.user, &s.domain, &s.password))
 }
 
-pub async fn tree(s: &Samba, c: ClientConfig, auth: &Auth, share: &str) -> Result<Tree, Error> {
+pub async fn tree(_s: &Samba, c: ClientConfig, auth: &Auth, share: &str) -> Result<Tree, Error> {
     let client = Client::connect(c).await?;
     let session = client.session_setup(auth).await?;
     session.tree_connect(share).await
@@ -61,14 +65,22 @@ async fn round_trip(t: &Tree, s: &Samba, name: &str, len: usize) {
     let st = t.stat(name).await.unwrap();
     assert_eq!(st.size, len as u64);
     assert!(st.file_index.is_some());
-    let names: Vec<String> = t.list("").await.unwrap().into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = t
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert!(names.contains(&name.to_string()), "{names:?}");
     t.remove(name).await.unwrap();
     assert!(!s.share_dir("share").join(name).exists());
 }
 
 fn dialect_case(variant: &str, vers: &str, want: Dialect) {
-    let Some(s) = Samba::start(variant) else { return };
+    let Some(s) = Samba::start(variant) else {
+        return;
+    };
     rt().block_on(async {
         let client = Client::connect(config(&s, vers)).await.unwrap();
         assert_eq!(client.negotiated().dialect, want);
@@ -106,7 +118,9 @@ fn vers_default_picks_the_highest() {
 }
 
 fn signing_case(variant: &str, vers: &str, algorithm: u16) {
-    let Some(s) = Samba::start(variant) else { return };
+    let Some(s) = Samba::start(variant) else {
+        return;
+    };
     rt().block_on(async {
         let client = Client::connect(config(&s, vers)).await.unwrap();
         assert!(client.negotiated().server_signing_required);
@@ -141,7 +155,9 @@ fn signing_required_hmac_on_3_1_1() {
 
 #[test]
 fn client_required_signing_on_a_relaxed_server() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     rt().block_on(async {
         let mut c = config(&s, "3.0");
         c.require_signing = true;
@@ -154,12 +170,17 @@ fn client_required_signing_on_a_relaxed_server() {
 }
 
 fn encryption_case(variant: &str, vers: &str, cipher: u16) {
-    let Some(s) = Samba::start(variant) else { return };
+    let Some(s) = Samba::start(variant) else {
+        return;
+    };
     rt().block_on(async {
         let client = Client::connect(config(&s, vers)).await.unwrap();
         assert_eq!(client.negotiated().cipher, Some(cipher));
         let session = client.session_setup(&user(&s)).await.unwrap();
-        assert!(session.encrypting(), "server requires encryption: session must encrypt");
+        assert!(
+            session.encrypting(),
+            "server requires encryption: session must encrypt"
+        );
         let t = session.tree_connect("share").await.unwrap();
         round_trip(&t, &s, "sealed.bin", 3 << 20).await;
     });
@@ -188,7 +209,9 @@ fn encryption_required_on_3_0_uses_aes_128_ccm() {
 
 #[test]
 fn seal_and_per_share_encryption_on_a_relaxed_server() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     rt().block_on(async {
         // `seal`: everything encrypted although the server does not ask for it.
         let mut c = config(&s, "3.1.1");
@@ -200,14 +223,24 @@ fn seal_and_per_share_encryption_on_a_relaxed_server() {
         round_trip(&t, &s, "seal.bin", 1 << 20).await;
 
         // A share with `smb encrypt = required` just works on 3.x without `seal`...
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "secret").await.unwrap();
-        let f = t.open("x.txt", &OpenOptions::create_truncate()).await.unwrap();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "secret")
+            .await
+            .unwrap();
+        let f = t
+            .open("x.txt", &OpenOptions::create_truncate())
+            .await
+            .unwrap();
         f.write_at(0, b"secret data").await.unwrap();
         f.close().await.unwrap();
-        assert_eq!(std::fs::read(s.share_dir("secret").join("x.txt")).unwrap(), b"secret data");
+        assert_eq!(
+            std::fs::read(s.share_dir("secret").join("x.txt")).unwrap(),
+            b"secret data"
+        );
 
         // ...and over SMB 2.1 is refused with a message that names the cause.
-        let e = tree(&s, config(&s, "2.1"), &user(&s), "secret").await.unwrap_err();
+        let e = tree(&s, config(&s, "2.1"), &user(&s), "secret")
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("requires encryption"), "{e}");
 
         // `seal` against SMB 2.1 is refused before any data moves.
@@ -220,7 +253,9 @@ fn seal_and_per_share_encryption_on_a_relaxed_server() {
 
 #[test]
 fn ntlmv1_against_a_server_that_permits_it() {
-    let Some(s) = Samba::start("ntlmv1") else { return };
+    let Some(s) = Samba::start("ntlmv1") else {
+        return;
+    };
     rt().block_on(async {
         let auth = Auth::Ntlmv1(Credentials::new(&s.user, &s.domain, &s.password));
         let t = tree(&s, config(&s, "3.1.1"), &auth, "share").await.unwrap();
@@ -230,29 +265,41 @@ fn ntlmv1_against_a_server_that_permits_it() {
 
 #[test]
 fn ntlmv1_refused_by_default_and_bad_credentials() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     rt().block_on(async {
         let auth = Auth::Ntlmv1(Credentials::new(&s.user, &s.domain, &s.password));
-        let e = tree(&s, config(&s, "3.1.1"), &auth, "share").await.unwrap_err();
+        let e = tree(&s, config(&s, "3.1.1"), &auth, "share")
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::LOGON_FAILURE), "{e}");
 
         let bad = Auth::Ntlmv2(Credentials::new(&s.user, &s.domain, "wrong-password"));
-        let e = tree(&s, config(&s, "3.1.1"), &bad, "share").await.unwrap_err();
+        let e = tree(&s, config(&s, "3.1.1"), &bad, "share")
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::LOGON_FAILURE), "{e}");
         assert!(!e.to_string().contains("wrong-password"));
 
         let nobody = Auth::Ntlmv2(Credentials::new("no-such-user", "", "x"));
-        let e = tree(&s, config(&s, "3.1.1"), &nobody, "share").await.unwrap_err();
+        let e = tree(&s, config(&s, "3.1.1"), &nobody, "share")
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::LOGON_FAILURE), "{e}");
 
-        let e = tree(&s, config(&s, "3.1.1"), &user(&s), "nosuchshare").await.unwrap_err();
+        let e = tree(&s, config(&s, "3.1.1"), &user(&s), "nosuchshare")
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::BAD_NETWORK_NAME), "{e}");
     });
 }
 
 #[test]
 fn guest_and_anonymous() {
-    let Some(s) = Samba::start("guest") else { return };
+    let Some(s) = Samba::start("guest") else {
+        return;
+    };
     rt().block_on(async {
         let client = Client::connect(config(&s, "3.1.1")).await.unwrap();
         let session = client.session_setup(&Auth::Guest(None)).await.unwrap();
@@ -272,7 +319,9 @@ fn guest_and_anonymous() {
 
 #[test]
 fn dialect_the_server_refuses() {
-    let Some(s) = Samba::start("smb3_11") else { return };
+    let Some(s) = Samba::start("smb3_11") else {
+        return;
+    };
     rt().block_on(async {
         let e = Client::connect(config(&s, "2.1")).await.unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::NOT_SUPPORTED), "{e}");
@@ -297,10 +346,14 @@ fn unreachable_port_fails_fast() {
 
 #[test]
 fn every_file_operation() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     let root = s.share_dir("share");
     rt().block_on(async {
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share").await.unwrap();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share")
+            .await
+            .unwrap();
         // mkdir, nested create, exclusive create.
         t.mkdir("d").await.unwrap();
         assert!(root.join("d").is_dir());
@@ -313,7 +366,10 @@ fn every_file_operation() {
         let closed = f.close().await.unwrap();
         assert_eq!(closed.size, 11);
         assert_eq!(std::fs::read(root.join("d/a.txt")).unwrap(), b"hello WORLD");
-        let e = t.open("d/a.txt", &OpenOptions::create_new()).await.unwrap_err();
+        let e = t
+            .open("d/a.txt", &OpenOptions::create_new())
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(NtStatus::OBJECT_NAME_COLLISION));
         // Missing files and paths.
         let e = t.open("nope.txt", &OpenOptions::read()).await.unwrap_err();
@@ -338,8 +394,14 @@ fn every_file_operation() {
         .unwrap();
         f.close().await.unwrap();
         assert_eq!(std::fs::read(root.join("d/a.txt")).unwrap(), b"hello\0\0\0");
-        let mtime = std::fs::metadata(root.join("d/a.txt")).unwrap().modified().unwrap();
-        assert_eq!(mtime, std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000));
+        let mtime = std::fs::metadata(root.join("d/a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            mtime,
+            std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)
+        );
         assert_eq!(t.stat("d/a.txt").await.unwrap().last_write_time, when);
         // Rename, including over an existing file.
         std::fs::write(root.join("d/b.txt"), b"old b").unwrap();
@@ -369,32 +431,56 @@ fn every_file_operation() {
 
 #[test]
 fn directory_listing_longer_than_one_response() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     let dir = s.share_dir("share").join("many");
     std::fs::create_dir(&dir).unwrap();
     let n = 9000;
     for i in 0..n {
-        std::fs::write(dir.join(format!("file-with-a-longish-name-{i:05}.dat")), b"").unwrap();
+        std::fs::write(
+            dir.join(format!("file-with-a-longish-name-{i:05}.dat")),
+            b"",
+        )
+        .unwrap();
     }
     rt().block_on(async {
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share").await.unwrap();
-        let mut names: Vec<String> = t.list("many").await.unwrap().into_iter().map(|e| e.name).collect();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share")
+            .await
+            .unwrap();
+        let mut names: Vec<String> = t
+            .list("many")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         names.sort();
         assert_eq!(names.len(), n);
         assert_eq!(names[0], "file-with-a-longish-name-00000.dat");
-        assert_eq!(names[n - 1], format!("file-with-a-longish-name-{:05}.dat", n - 1));
+        assert_eq!(
+            names[n - 1],
+            format!("file-with-a-longish-name-{:05}.dat", n - 1)
+        );
     });
 }
 
 #[test]
 fn large_file_in_multi_credit_requests() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     rt().block_on(async {
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share").await.unwrap();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share")
+            .await
+            .unwrap();
         assert_eq!(t.max_read(), 8 << 20, "Samba grants 8 MiB reads");
         let len = 80 << 20;
         let data = pattern(len, 42);
-        let f = t.open("big.bin", &OpenOptions::create_truncate()).await.unwrap();
+        let f = t
+            .open("big.bin", &OpenOptions::create_truncate())
+            .await
+            .unwrap();
         f.write_at(0, &data).await.unwrap();
         f.close().await.unwrap();
         let server = std::fs::read(s.share_dir("share").join("big.bin")).unwrap();
@@ -410,15 +496,25 @@ fn large_file_in_multi_credit_requests() {
 
 #[test]
 fn read_only_share_refuses_writes() {
-    let Some(s) = Samba::start("default") else { return };
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
     std::fs::write(s.share_dir("ro").join("r.txt"), b"read me").unwrap();
     rt().block_on(async {
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "ro").await.unwrap();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "ro")
+            .await
+            .unwrap();
         let f = t.open("r.txt", &OpenOptions::read()).await.unwrap();
         assert_eq!(f.read_at(0, 100).await.unwrap(), b"read me");
-        let e = t.open("w.txt", &OpenOptions::create_truncate()).await.unwrap_err();
+        let e = t
+            .open("w.txt", &OpenOptions::create_truncate())
+            .await
+            .unwrap_err();
         assert!(
-            matches!(e.status(), Some(NtStatus::ACCESS_DENIED | NtStatus::MEDIA_WRITE_PROTECTED)),
+            matches!(
+                e.status(),
+                Some(NtStatus::ACCESS_DENIED | NtStatus::MEDIA_WRITE_PROTECTED)
+            ),
             "{e}"
         );
     });
@@ -426,16 +522,23 @@ fn read_only_share_refuses_writes() {
 
 #[test]
 fn many_tasks_share_one_connection() {
-    let Some(s) = Samba::start("sign-gmac") else { return };
+    let Some(s) = Samba::start("sign-gmac") else {
+        return;
+    };
     rt().block_on(async {
-        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share").await.unwrap();
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share")
+            .await
+            .unwrap();
         let mut hs = Vec::new();
         for i in 0..32 {
             let t = t.clone();
             hs.push(tokio::spawn(async move {
                 let name = format!("par-{i}.bin");
                 let data = pattern(200_000 + i * 1000, i as u64);
-                let f = t.open(&name, &OpenOptions::create_truncate()).await.unwrap();
+                let f = t
+                    .open(&name, &OpenOptions::create_truncate())
+                    .await
+                    .unwrap();
                 f.write_at(0, &data).await.unwrap();
                 let back = f.read_at(0, data.len()).await.unwrap();
                 f.close().await.unwrap();

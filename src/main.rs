@@ -4,7 +4,11 @@ use fusevol::cli::{self, CliError};
 use fusevol::options::Unc;
 
 #[derive(Parser)]
-#[command(name = "fusevol", version, about = "Mount SMB2/3 shares through FUSE, without root")]
+#[command(
+    name = "fusevol",
+    version,
+    about = "Mount SMB2/3 shares through FUSE, without root"
+)]
 struct Args {
     #[command(subcommand)]
     cmd: Cmd,
@@ -59,7 +63,9 @@ async fn run(args: Args) -> Result<(), CliError> {
             let o = cli::smb::parse_opts(options.as_deref())?;
             match op {
                 SmbOp::Ls { long, unc: u } => cli::smb::ls(&unc(&u)?, long, &o).await,
-                SmbOp::Get { unc: u, local } => cli::smb::get(&unc(&u)?, local.as_deref(), &o).await,
+                SmbOp::Get { unc: u, local } => {
+                    cli::smb::get(&unc(&u)?, local.as_deref(), &o).await
+                }
                 SmbOp::Put { local, unc: u } => cli::smb::put(&local, &unc(&u)?, &o).await,
                 SmbOp::Cat { unc: u } => cli::smb::cat(&unc(&u)?, &o).await,
                 SmbOp::Stat { unc: u } => cli::smb::stat(&unc(&u)?, &o).await,
@@ -81,7 +87,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fusevol: cannot start the runtime: {e}");

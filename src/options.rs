@@ -146,10 +146,18 @@ pub enum OptionError {
     #[error("option '{0}' takes no value")]
     UnexpectedValue(String),
     #[error("bad value for {name}: '{value}' ({why})")]
-    BadValue { name: String, value: String, why: &'static str },
-    #[error("sec={0}: Kerberos is not supported yet (use sec=ntlmssp, ntlmsspi, ntlmv2, ntlm or none)")]
+    BadValue {
+        name: String,
+        value: String,
+        why: &'static str,
+    },
+    #[error(
+        "sec={0}: Kerberos is not supported yet (use sec=ntlmssp, ntlmsspi, ntlmv2, ntlm or none)"
+    )]
     Kerberos(String),
-    #[error("sec={0}: unknown security mode (use ntlmssp, ntlmsspi, ntlmv2, ntlmv2i, ntlm, ntlmi or none)")]
+    #[error(
+        "sec={0}: unknown security mode (use ntlmssp, ntlmsspi, ntlmv2, ntlmv2i, ntlm, ntlmi or none)"
+    )]
     UnknownSec(String),
     #[error(transparent)]
     Vers(#[from] VersError),
@@ -157,11 +165,19 @@ pub enum OptionError {
     Rdma,
     #[error("cannot read credentials file {path}: {why}")]
     CredentialsFile { path: String, why: String },
-    #[error("credentials file {path}, line {line}: unknown key '{key}' (use username=, password=, domain=)")]
-    CredentialsKey { path: String, line: usize, key: String },
+    #[error(
+        "credentials file {path}, line {line}: unknown key '{key}' (use username=, password=, domain=)"
+    )]
+    CredentialsKey {
+        path: String,
+        line: usize,
+        key: String,
+    },
     #[error("cannot read PASSWD_FILE {path}: {why}")]
     PasswdFile { path: String, why: String },
-    #[error("no password given: use password=, credentials=FILE, PASSWD, PASSWD_FILE, or run on a terminal to be asked")]
+    #[error(
+        "no password given: use password=, credentials=FILE, PASSWD, PASSWD_FILE, or run on a terminal to be asked"
+    )]
     NoPassword,
 }
 
@@ -196,13 +212,18 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, OptionError
 }
 
 fn parse_mode(name: &str, v: &str) -> Result<u32, OptionError> {
-    let m = u32::from_str_radix(v.trim_start_matches("0o"), 8).map_err(|_| OptionError::BadValue {
-        name: name.into(),
-        value: v.into(),
-        why: "not an octal mode",
-    })?;
+    let m =
+        u32::from_str_radix(v.trim_start_matches("0o"), 8).map_err(|_| OptionError::BadValue {
+            name: name.into(),
+            value: v.into(),
+            why: "not an octal mode",
+        })?;
     if m > 0o7777 {
-        return Err(OptionError::BadValue { name: name.into(), value: v.into(), why: "above 07777" });
+        return Err(OptionError::BadValue {
+            name: name.into(),
+            value: v.into(),
+            why: "above 07777",
+        });
     }
     Ok(m)
 }
@@ -220,7 +241,11 @@ fn parse_id(name: &str, v: &str, db: &str) -> Result<u32, OptionError> {
             (n == v).then(|| id.parse().ok()).flatten()
         })
         .next()
-        .ok_or(OptionError::BadValue { name: name.into(), value: v.into(), why: "no such name" })
+        .ok_or(OptionError::BadValue {
+            name: name.into(),
+            value: v.into(),
+            why: "no such name",
+        })
 }
 
 fn secs(name: &str, v: &str) -> Result<Duration, OptionError> {
@@ -229,27 +254,134 @@ fn secs(name: &str, v: &str) -> Result<Duration, OptionError> {
 
 /// Options that fstab lines carry and the kernel ignores: accepted silently.
 const SILENT: &[&str] = &[
-    "_netdev", "auto", "noauto", "nofail", "user", "nouser", "users", "owner", "group", "defaults",
-    "noatime", "atime", "relatime", "norelatime", "strictatime", "nodiratime", "diratime", "suid",
-    "nosuid", "exec", "noexec", "dev", "nodev", "mand", "nomand", "sync", "async", "dirsync",
-    "lazytime", "nolazytime", "iversion", "noiversion", "loud", "silent", "comment", "sloppy",
-    "nosharesock", "tcpnodelay", "noautotune", "noblocksend", "nbsessinit", "nonbsessinit",
-    "nosparse", "nodelete", "rootfs", "intr", "nointr", "unc", "prefixpath", "iocharset",
-    "upcall_target", "password2", "witness", "compress", "nomapchars", "nomapposix", "helper",
+    "_netdev",
+    "auto",
+    "noauto",
+    "nofail",
+    "user",
+    "nouser",
+    "users",
+    "owner",
+    "group",
+    "defaults",
+    "noatime",
+    "atime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nodiratime",
+    "diratime",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "dev",
+    "nodev",
+    "mand",
+    "nomand",
+    "sync",
+    "async",
+    "dirsync",
+    "lazytime",
+    "nolazytime",
+    "iversion",
+    "noiversion",
+    "loud",
+    "silent",
+    "comment",
+    "sloppy",
+    "nosharesock",
+    "tcpnodelay",
+    "noautotune",
+    "noblocksend",
+    "nbsessinit",
+    "nonbsessinit",
+    "nosparse",
+    "nodelete",
+    "rootfs",
+    "intr",
+    "nointr",
+    "unc",
+    "prefixpath",
+    "iocharset",
+    "upcall_target",
+    "password2",
+    "witness",
+    "compress",
+    "nomapchars",
+    "nomapposix",
+    "helper",
 ];
 
 /// Kernel options we parse but do not implement yet: accepted with a warning.
 const WARN: &[&str] = &[
-    "cruid", "srcaddr", "netbiosname", "servern", "max_credits", "rasize", "multichannel",
-    "nomultichannel", "max_channels", "resilienthandles", "noresilienthandles",
-    "persistenthandles", "nopersistenthandles", "handletimeout", "snapshot", "cifsacl",
-    "nocifsacl", "modefromsid", "modesid", "idsfromsid", "acl", "noacl", "backupuid", "backupgid",
-    "sfu", "reparse", "symlink", "symlinkroot", "nativesocket", "nocase", "ignorecase",
-    "user_xattr", "nouser_xattr", "nolease", "locallease", "brl", "nobrl", "forcemandatorylock",
-    "rwpidforward", "posixpaths", "noposixpaths", "multiuser", "mapchars", "posix", "noposix",
-    "unix", "nounix", "linux", "nolinux", "setuids", "nosetuids", "dynperm", "nodynperm",
-    "handlecache", "nohandlecache", "max_cached_dirs", "closetimeo", "retrans", "nodfs", "dfs",
-    "bsize", "fsc", "noac", "domainauto", "nostrictsync_", "nounix_", "cache_ro",
+    "cruid",
+    "srcaddr",
+    "netbiosname",
+    "servern",
+    "max_credits",
+    "rasize",
+    "multichannel",
+    "nomultichannel",
+    "max_channels",
+    "resilienthandles",
+    "noresilienthandles",
+    "persistenthandles",
+    "nopersistenthandles",
+    "handletimeout",
+    "snapshot",
+    "cifsacl",
+    "nocifsacl",
+    "modefromsid",
+    "modesid",
+    "idsfromsid",
+    "acl",
+    "noacl",
+    "backupuid",
+    "backupgid",
+    "sfu",
+    "reparse",
+    "symlink",
+    "symlinkroot",
+    "nativesocket",
+    "nocase",
+    "ignorecase",
+    "user_xattr",
+    "nouser_xattr",
+    "nolease",
+    "locallease",
+    "brl",
+    "nobrl",
+    "forcemandatorylock",
+    "rwpidforward",
+    "posixpaths",
+    "noposixpaths",
+    "multiuser",
+    "mapchars",
+    "posix",
+    "noposix",
+    "unix",
+    "nounix",
+    "linux",
+    "nolinux",
+    "setuids",
+    "nosetuids",
+    "dynperm",
+    "nodynperm",
+    "handlecache",
+    "nohandlecache",
+    "max_cached_dirs",
+    "closetimeo",
+    "retrans",
+    "nodfs",
+    "dfs",
+    "bsize",
+    "fsc",
+    "noac",
+    "domainauto",
+    "nostrictsync_",
+    "nounix_",
+    "cache_ro",
 ];
 
 /// Parse a mount.cifs option string. Later options override earlier ones (and a later `sec=`
@@ -391,13 +523,16 @@ pub fn parse(opts: &str) -> Result<CifsOptions, OptionError> {
             "default_permissions" => o.default_permissions = flag(&value)?,
             "rdma" => return Err(OptionError::Rdma),
             "ignore_signature" | "signloosely" => {
-                o.warnings.push(format!("{name}: ignored; signatures are always verified"));
+                o.warnings
+                    .push(format!("{name}: ignored; signatures are always verified"));
             }
             n if n.starts_with("x-") || SILENT.contains(&n) => {
                 tracing::debug!(option = n, "accepted and ignored");
             }
             n if WARN.contains(&n) => {
-                o.warnings.push(format!("option '{n}' is not supported yet and has no effect"));
+                o.warnings.push(format!(
+                    "option '{n}' is not supported yet and has no effect"
+                ));
             }
             _ => return Err(OptionError::Unknown(item_name(&item))),
         }
@@ -423,13 +558,20 @@ pub struct FileCredentials {
 /// rest of its line, verbatim.
 pub fn read_credentials_file(path: &Path) -> Result<FileCredentials, OptionError> {
     let p = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| OptionError::CredentialsFile { path: p.clone(), why: e.to_string() })?;
+    let meta = std::fs::metadata(path).map_err(|e| OptionError::CredentialsFile {
+        path: p.clone(),
+        why: e.to_string(),
+    })?;
     if meta.len() > 64 * 1024 {
-        return Err(OptionError::CredentialsFile { path: p, why: "larger than 64 KiB".into() });
+        return Err(OptionError::CredentialsFile {
+            path: p,
+            why: "larger than 64 KiB".into(),
+        });
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| OptionError::CredentialsFile { path: p.clone(), why: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| OptionError::CredentialsFile {
+        path: p.clone(),
+        why: e.to_string(),
+    })?;
     let text = Zeroizing::new(text);
     let mut c = FileCredentials::default();
     for (i, line) in text.lines().enumerate() {
@@ -438,7 +580,11 @@ pub fn read_credentials_file(path: &Path) -> Result<FileCredentials, OptionError
             continue;
         }
         let Some((k, v)) = l.split_once('=') else {
-            return Err(OptionError::CredentialsKey { path: p, line: i + 1, key: item_name(l) });
+            return Err(OptionError::CredentialsKey {
+                path: p,
+                line: i + 1,
+                key: item_name(l),
+            });
         };
         match k.trim().to_ascii_lowercase().as_str() {
             "username" | "user" => c.username = Some(v.trim().to_string()),
@@ -456,6 +602,9 @@ pub fn read_credentials_file(path: &Path) -> Result<FileCredentials, OptionError
     Ok(c)
 }
 
+/// Asks the user for a password (given the prompt text).
+pub type Prompt = Box<dyn Fn(&str) -> Option<Secret>>;
+
 /// Where credentials may come from besides the options (so tests can fake the environment).
 pub struct CredentialEnv {
     /// `USER` (may be `user%password`).
@@ -465,19 +614,20 @@ pub struct CredentialEnv {
     /// `PASSWD_FILE`.
     pub passwd_file: Option<PathBuf>,
     /// Ask on the terminal when nothing else gave a password.
-    pub prompt: Option<Box<dyn Fn(&str) -> Option<Secret>>>,
+    pub prompt: Option<Prompt>,
 }
 
 impl CredentialEnv {
     /// The real environment; prompts only when stdin is a terminal.
     pub fn from_process() -> Self {
         use std::io::IsTerminal;
-        let prompt: Option<Box<dyn Fn(&str) -> Option<Secret>>> =
-            if std::io::stdin().is_terminal() {
-                Some(Box::new(|q: &str| rpassword::prompt_password(q).ok().map(Secret::new)))
-            } else {
-                None
-            };
+        let prompt: Option<Prompt> = if std::io::stdin().is_terminal() {
+            Some(Box::new(|q: &str| {
+                rpassword::prompt_password(q).ok().map(Secret::new)
+            }))
+        } else {
+            None
+        };
         Self {
             user: std::env::var("USER").ok(),
             passwd: std::env::var("PASSWD").ok().map(Secret::new),
@@ -487,7 +637,12 @@ impl CredentialEnv {
     }
 
     pub fn none() -> Self {
-        Self { user: None, passwd: None, passwd_file: None, prompt: None }
+        Self {
+            user: None,
+            passwd: None,
+            passwd_file: None,
+            prompt: None,
+        }
     }
 }
 
@@ -540,7 +695,11 @@ impl CifsOptions {
     }
 
     /// The client configuration for `host` (port from the options unless given).
-    pub fn client_config(&self, host: &str, port: Option<u16>) -> Result<ClientConfig, OptionError> {
+    pub fn client_config(
+        &self,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<ClientConfig, OptionError> {
         let mut c = ClientConfig::new(host);
         c.port = port.or(self.port).unwrap_or(445);
         c.addr = self.addr;
@@ -565,9 +724,15 @@ pub struct Unc {
 
 impl Unc {
     pub fn parse(s: &str) -> Result<Self, OptionError> {
-        let bad = |why| OptionError::BadValue { name: "UNC".into(), value: s.into(), why };
+        let bad = |why| OptionError::BadValue {
+            name: "UNC".into(),
+            value: s.into(),
+            why,
+        };
         let norm = s.replace('\\', "/");
-        let rest = norm.strip_prefix("//").ok_or(bad("must start with //host/share"))?;
+        let rest = norm
+            .strip_prefix("//")
+            .ok_or(bad("must start with //host/share"))?;
         let (hostport, after) = rest.split_once('/').ok_or(bad("no share name"))?;
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
             let (h, p) = h.split_once(']').ok_or(bad("unclosed [ in IPv6 address"))?;
@@ -592,7 +757,12 @@ impl Unc {
             return Err(bad("no share name"));
         }
         let path = parts.next().unwrap_or("").trim_matches('/').to_string();
-        Ok(Self { host, port, share, path })
+        Ok(Self {
+            host,
+            port,
+            share,
+            path,
+        })
     }
 
     /// `//host/share` (what mountinfo and messages show; never a port or credentials).
@@ -628,7 +798,10 @@ mod tests {
         assert_eq!(o.domain.as_deref(), Some("CORP"));
         assert_eq!(o.sec, Sec::Ntlmssp);
         assert!(o.sign);
-        assert_eq!((o.uid, o.gid, o.file_mode, o.dir_mode), (Some(1000), Some(1000), Some(0o640), Some(0o750)));
+        assert_eq!(
+            (o.uid, o.gid, o.file_mode, o.dir_mode),
+            (Some(1000), Some(1000), Some(0o640), Some(0o750))
+        );
         assert_eq!(o.rsize, Some(1 << 20));
         assert_eq!(o.echo_interval, Duration::from_secs(30));
         assert!(o.hard && !o.strictsync && o.mfsymlinks);
@@ -638,14 +811,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_option_and_never_the_password() {
-        assert_eq!(parse("bogus=1").unwrap_err(), OptionError::Unknown("bogus".into()));
-        assert_eq!(parse("port").unwrap_err(), OptionError::MissingValue("port".into()));
-        assert_eq!(parse("ro=1").unwrap_err(), OptionError::UnexpectedValue("ro".into()));
+        assert_eq!(
+            parse("bogus=1").unwrap_err(),
+            OptionError::Unknown("bogus".into())
+        );
+        assert_eq!(
+            parse("port").unwrap_err(),
+            OptionError::MissingValue("port".into())
+        );
+        assert_eq!(
+            parse("ro=1").unwrap_err(),
+            OptionError::UnexpectedValue("ro".into())
+        );
         let e = parse("sec=krb5i").unwrap_err();
-        assert!(e.to_string().contains("Kerberos is not supported yet"), "{e}");
+        assert!(
+            e.to_string().contains("Kerberos is not supported yet"),
+            "{e}"
+        );
         let e = parse("vers=1.0").unwrap_err();
         assert!(e.to_string().contains("SMB1"), "{e}");
-        let e = parse("password=hunter2,frobnicate=hunter2").unwrap_err().to_string();
+        let e = parse("password=hunter2,frobnicate=hunter2")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("hunter2"), "{e}");
         assert!(format!("{:?}", parse("password=hunter2").unwrap()).contains("<redacted>"));
         assert!(!format!("{:?}", parse("password=hunter2").unwrap()).contains("hunter2"));
@@ -673,15 +860,26 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fusevol-opt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let cf = dir.join("creds");
-        std::fs::write(&cf, "# comment\nusername=fileuser\npassword= spaced pw \ndomain=FD\n").unwrap();
+        std::fs::write(
+            &cf,
+            "# comment\nusername=fileuser\npassword= spaced pw \ndomain=FD\n",
+        )
+        .unwrap();
         let o = parse(&format!("credentials={}", cf.display())).unwrap();
-        let Auth::Ntlmv2(c) = o.auth(&CredentialEnv::none(), "x").unwrap() else { panic!() };
+        let Auth::Ntlmv2(c) = o.auth(&CredentialEnv::none(), "x").unwrap() else {
+            panic!()
+        };
         assert_eq!(c.user(), "fileuser");
         assert_eq!(c.domain(), "FD");
         assert_eq!(c.password(), " spaced pw ");
 
-        let env = CredentialEnv { user: Some("envu%envp".into()), ..CredentialEnv::none() };
-        let Auth::Ntlmv2(c) = parse("").unwrap().auth(&env, "x").unwrap() else { panic!() };
+        let env = CredentialEnv {
+            user: Some("envu%envp".into()),
+            ..CredentialEnv::none()
+        };
+        let Auth::Ntlmv2(c) = parse("").unwrap().auth(&env, "x").unwrap() else {
+            panic!()
+        };
         assert_eq!((c.user(), c.password()), ("envu", "envp"));
 
         let pf = dir.join("pw");
@@ -691,23 +889,42 @@ mod tests {
             passwd_file: Some(pf),
             ..CredentialEnv::none()
         };
-        let Auth::Ntlmv2(c) = parse("").unwrap().auth(&env, "x").unwrap() else { panic!() };
+        let Auth::Ntlmv2(c) = parse("").unwrap().auth(&env, "x").unwrap() else {
+            panic!()
+        };
         assert_eq!(c.password(), "frompwfile");
 
-        let env = CredentialEnv { user: Some("u".into()), ..CredentialEnv::none() };
-        assert_eq!(parse("").unwrap().auth(&env, "x").unwrap_err(), OptionError::NoPassword);
-        assert!(matches!(parse("sec=none").unwrap().auth(&env, "x"), Ok(Auth::Anonymous)));
-        assert!(matches!(parse("guest").unwrap().auth(&env, "x"), Ok(Auth::Guest(None))));
+        let env = CredentialEnv {
+            user: Some("u".into()),
+            ..CredentialEnv::none()
+        };
+        assert_eq!(
+            parse("").unwrap().auth(&env, "x").unwrap_err(),
+            OptionError::NoPassword
+        );
+        assert!(matches!(
+            parse("sec=none").unwrap().auth(&env, "x"),
+            Ok(Auth::Anonymous)
+        ));
+        assert!(matches!(
+            parse("guest").unwrap().auth(&env, "x"),
+            Ok(Auth::Guest(None))
+        ));
         let env = CredentialEnv {
             user: Some("u".into()),
             prompt: Some(Box::new(|_| Some(Secret::new("typed")))),
             ..CredentialEnv::none()
         };
-        let Auth::Ntlmv1(c) = parse("sec=ntlm").unwrap().auth(&env, "x").unwrap() else { panic!() };
+        let Auth::Ntlmv1(c) = parse("sec=ntlm").unwrap().auth(&env, "x").unwrap() else {
+            panic!()
+        };
         assert_eq!(c.password(), "typed");
 
         std::fs::write(&cf, "username=a\nfoo=b\n").unwrap();
-        let e = parse(&format!("cred={}", cf.display())).unwrap().auth(&env, "x").unwrap_err();
+        let e = parse(&format!("cred={}", cf.display()))
+            .unwrap()
+            .auth(&env, "x")
+            .unwrap_err();
         assert!(e.to_string().contains("line 2: unknown key 'foo'"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -715,10 +932,16 @@ mod tests {
     #[test]
     fn unc_forms() {
         let u = Unc::parse("//127.0.0.1:4455/share/a/b/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.share.as_str(), u.path.as_str()), ("127.0.0.1", Some(4455), "share", "a/b"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.share.as_str(), u.path.as_str()),
+            ("127.0.0.1", Some(4455), "share", "a/b")
+        );
         assert_eq!(u.to_string(), "//127.0.0.1/share/a/b");
         let u = Unc::parse("\\\\srv\\pub").unwrap();
-        assert_eq!((u.host.as_str(), u.share.as_str(), u.path.as_str()), ("srv", "pub", ""));
+        assert_eq!(
+            (u.host.as_str(), u.share.as_str(), u.path.as_str()),
+            ("srv", "pub", "")
+        );
         let u = Unc::parse("//[::1]:445/s").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", Some(445)));
         assert!(Unc::parse("//host").is_err());

@@ -36,7 +36,10 @@ pub async fn connect(unc: &Unc, opts: &CifsOptions) -> Result<Tree, CliError> {
         };
         CliError::new(format!("cannot log on to {target}{who}: {}", describe(&e)))
     })?;
-    session.tree_connect(&unc.share).await.map_err(|e| fail("connect to share", &unc.share_unc(), &e))
+    session
+        .tree_connect(&unc.share)
+        .await
+        .map_err(|e| fail("connect to share", &unc.share_unc(), &e))
 }
 
 /// A progress line on stderr, only when stderr is a terminal.
@@ -51,7 +54,13 @@ struct Progress {
 impl Progress {
     fn new(total: u64) -> Self {
         let now = Instant::now();
-        Self { total, done: 0, start: now, last: now, on: std::io::stderr().is_terminal() }
+        Self {
+            total,
+            done: 0,
+            start: now,
+            last: now,
+            on: std::io::stderr().is_terminal(),
+        }
     }
     fn add(&mut self, n: u64) {
         self.done += n;
@@ -62,7 +71,11 @@ impl Progress {
     }
     fn print(&self) {
         let secs = self.start.elapsed().as_secs_f64().max(1e-6);
-        let pct = if self.total > 0 { self.done as f64 * 100.0 / self.total as f64 } else { 100.0 };
+        let pct = if self.total > 0 {
+            self.done as f64 * 100.0 / self.total as f64
+        } else {
+            100.0
+        };
         let width = 30usize;
         let fill = ((pct / 100.0) * width as f64) as usize;
         eprint!(
@@ -91,7 +104,11 @@ fn human(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", U[i]) }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
 }
 
 /// Copy a remote file to `out`, keeping [`DEPTH`] reads of `max_read` in flight.
@@ -102,9 +119,14 @@ async fn download(
     progress: bool,
 ) -> Result<u64, CliError> {
     let name = unc.to_string();
-    let f = tree.open(&unc.path, &OpenOptions::read()).await.map_err(|e| fail("open", &name, &e))?;
+    let f = tree
+        .open(&unc.path, &OpenOptions::read())
+        .await
+        .map_err(|e| fail("open", &name, &e))?;
     if f.info().is_dir() {
-        return Err(CliError::new(format!("cannot read '{name}': is a directory")));
+        return Err(CliError::new(format!(
+            "cannot read '{name}': is a directory"
+        )));
     }
     let size = f.info().size;
     let chunk = u64::from(tree.max_read());
@@ -117,10 +139,16 @@ async fn download(
     loop {
         while !eof && q.len() < DEPTH && next < size.max(1) {
             let len = chunk.min(size.saturating_sub(next)).max(1);
-            q.push_back((next, len, tokio::spawn(f.start_read(next, len as u32).wait())));
+            q.push_back((
+                next,
+                len,
+                tokio::spawn(f.start_read(next, len as u32).wait()),
+            ));
             next += len;
         }
-        let Some((off, len, h)) = q.pop_front() else { break };
+        let Some((off, len, h)) = q.pop_front() else {
+            break;
+        };
         let data = h
             .await
             .map_err(|e| CliError::new(e.to_string()))?
@@ -129,7 +157,8 @@ async fn download(
             // An earlier chunk came back short: the file shrank under us.
             break;
         }
-        out.write_all(&data).map_err(|e| CliError::new(format!("write error: {e}")))?;
+        out.write_all(&data)
+            .map_err(|e| CliError::new(format!("write error: {e}")))?;
         written += data.len() as u64;
         bar.add(data.len() as u64);
         if (data.len() as u64) < len {
@@ -152,7 +181,8 @@ async fn download(
                 if more.is_empty() {
                     break;
                 }
-                out.write_all(&more).map_err(|e| CliError::new(format!("write error: {e}")))?;
+                out.write_all(&more)
+                    .map_err(|e| CliError::new(format!("write error: {e}")))?;
                 written += more.len() as u64;
                 next = written;
                 eof = (more.len() as u64) < chunk;
@@ -163,7 +193,8 @@ async fn download(
         }
     }
     bar.finish();
-    out.flush().map_err(|e| CliError::new(format!("write error: {e}")))?;
+    out.flush()
+        .map_err(|e| CliError::new(format!("write error: {e}")))?;
     f.close().await.map_err(|e| fail("close", &name, &e))?;
     Ok(written)
 }
@@ -205,12 +236,19 @@ pub async fn put(local: &str, unc: &Unc, opts: &CifsOptions) -> Result<(), CliEr
                 .map_err(|e| CliError::new(format!("cannot open '{local}': {e}")))?,
         )
     };
-    let total = if local == "-" { 0 } else { std::fs::metadata(local).map(|m| m.len()).unwrap_or(0) };
+    let total = if local == "-" {
+        0
+    } else {
+        std::fs::metadata(local).map(|m| m.len()).unwrap_or(0)
+    };
     let tree = connect(unc, opts).await?;
     let name = unc.to_string();
     let mut path = unc.path.clone();
     if path.is_empty() || path.ends_with('/') {
-        let base = Path::new(local).file_name().and_then(|n| n.to_str()).unwrap_or("stdin");
+        let base = Path::new(local)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("stdin");
         path = format!("{path}{base}");
     }
     let f = tree
@@ -239,17 +277,24 @@ pub async fn put(local: &str, unc: &Unc, opts: &CifsOptions) -> Result<(), CliEr
         buf.truncate(filled);
         let f2 = f.clone();
         let at = off;
-        q.push_back((filled, tokio::spawn(async move { f2.write_at(at, &buf).await })));
+        q.push_back((
+            filled,
+            tokio::spawn(async move { f2.write_at(at, &buf).await }),
+        ));
         off += filled as u64;
         while q.len() >= DEPTH {
             if let Some((n, h)) = q.pop_front() {
-                h.await.map_err(|e| CliError::new(e.to_string()))?.map_err(|e| fail("write", &name, &e))?;
+                h.await
+                    .map_err(|e| CliError::new(e.to_string()))?
+                    .map_err(|e| fail("write", &name, &e))?;
                 bar.add(n as u64);
             }
         }
     }
     while let Some((n, h)) = q.pop_front() {
-        h.await.map_err(|e| CliError::new(e.to_string()))?.map_err(|e| fail("write", &name, &e))?;
+        h.await
+            .map_err(|e| CliError::new(e.to_string()))?
+            .map_err(|e| fail("write", &name, &e))?;
         bar.add(n as u64);
     }
     bar.finish();
@@ -272,7 +317,12 @@ pub fn format_filetime(ft: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn attr_names(a: u32) -> String {
@@ -286,7 +336,11 @@ fn attr_names(a: u32) -> String {
         (A::NORMAL, "NORMAL"),
         (A::REPARSE_POINT, "REPARSE_POINT"),
     ];
-    let v: Vec<&str> = names.iter().filter(|(b, _)| a & b != 0).map(|(_, n)| *n).collect();
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| a & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     v.join("|")
 }
 
@@ -294,7 +348,10 @@ fn attr_names(a: u32) -> String {
 pub async fn ls(unc: &Unc, long: bool, opts: &CifsOptions) -> Result<(), CliError> {
     let tree = connect(unc, opts).await?;
     let name = unc.to_string();
-    let info = tree.stat(&unc.path).await.map_err(|e| fail("access", &name, &e))?;
+    let info = tree
+        .stat(&unc.path)
+        .await
+        .map_err(|e| fail("access", &name, &e))?;
     let mut out = std::io::stdout().lock();
     let w = |out: &mut std::io::StdoutLock<'_>, s: String| {
         writeln!(out, "{s}").map_err(|e| CliError::new(format!("write error: {e}")))
@@ -302,13 +359,20 @@ pub async fn ls(unc: &Unc, long: bool, opts: &CifsOptions) -> Result<(), CliErro
     if !info.is_dir() {
         let base = unc.path.rsplit('/').next().unwrap_or("");
         let line = if long {
-            format!("- {:>12} {} {base}", info.size, format_filetime(info.last_write_time))
+            format!(
+                "- {:>12} {} {base}",
+                info.size,
+                format_filetime(info.last_write_time)
+            )
         } else {
             base.to_string()
         };
         return w(&mut out, line);
     }
-    let mut entries = tree.list(&unc.path).await.map_err(|e| fail("list", &name, &e))?;
+    let mut entries = tree
+        .list(&unc.path)
+        .await
+        .map_err(|e| fail("list", &name, &e))?;
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     for e in entries {
         let line = if long {
@@ -332,15 +396,26 @@ pub async fn ls(unc: &Unc, long: bool, opts: &CifsOptions) -> Result<(), CliErro
 pub async fn stat(unc: &Unc, opts: &CifsOptions) -> Result<(), CliError> {
     let tree = connect(unc, opts).await?;
     let name = unc.to_string();
-    let i = tree.stat(&unc.path).await.map_err(|e| fail("stat", &name, &e))?;
+    let i = tree
+        .stat(&unc.path)
+        .await
+        .map_err(|e| fail("stat", &name, &e))?;
     println!("  File: {name}");
     println!(
         "  Size: {:<12} Allocated: {:<12} Type: {}",
         i.size,
         i.allocation_size,
-        if i.is_dir() { "directory" } else { "regular file" }
+        if i.is_dir() {
+            "directory"
+        } else {
+            "regular file"
+        }
     );
-    println!("Attrs: {:#06x} ({})", i.attributes, attr_names(i.attributes));
+    println!(
+        "Attrs: {:#06x} ({})",
+        i.attributes,
+        attr_names(i.attributes)
+    );
     if let Some(ix) = i.file_index {
         println!("FileId: {ix}");
     }
@@ -377,7 +452,9 @@ pub async fn mv(unc: &Unc, to: &str, opts: &CifsOptions) -> Result<(), CliError>
     let dest = if to.starts_with("//") || to.starts_with("\\\\") {
         let d = Unc::parse(to)?;
         if d.host != unc.host || d.share != unc.share {
-            return Err(CliError::usage("mv: source and destination must be on the same share"));
+            return Err(CliError::usage(
+                "mv: source and destination must be on the same share",
+            ));
         }
         d.path
     } else {

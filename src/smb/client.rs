@@ -7,9 +7,7 @@ use crate::smb::crypto::preauth::PreauthHash;
 use crate::smb::driver::{Conn, Response};
 use crate::smb::error::{Error, ProtocolError, Result};
 use crate::smb::proto::compound::OutFrame;
-use crate::smb::proto::negotiate::{
-    self, CIPHERS, HASH_SHA512, Negotiated, SIGNING_ALGORITHMS,
-};
+use crate::smb::proto::negotiate::{self, CIPHERS, HASH_SHA512, Negotiated, SIGNING_ALGORITHMS};
 use crate::smb::security::SessionSecurity;
 use crate::smb::wire::close::{CloseRequest, CloseResponse};
 use crate::smb::wire::create::{
@@ -149,8 +147,14 @@ impl Client {
                 tokio::net::lookup_host((cfg.host.as_str(), cfg.port)),
             )
             .await
-            .map_err(|_| Error::ConnectTimeout { addr: addr_text.clone(), after: cfg.connect_timeout })?
-            .map_err(|source| Error::Connect { addr: addr_text.clone(), source })?
+            .map_err(|_| Error::ConnectTimeout {
+                addr: addr_text.clone(),
+                after: cfg.connect_timeout,
+            })?
+            .map_err(|source| Error::Connect {
+                addr: addr_text.clone(),
+                source,
+            })?
             .collect(),
         };
         let mut last = None;
@@ -162,7 +166,12 @@ impl Client {
                     stream = Some(s);
                     break;
                 }
-                Ok(Err(e)) => last = Some(Error::Connect { addr: a.to_string(), source: e }),
+                Ok(Err(e)) => {
+                    last = Some(Error::Connect {
+                        addr: a.to_string(),
+                        source: e,
+                    })
+                }
                 Err(_) => {
                     last = Some(Error::ConnectTimeout {
                         addr: a.to_string(),
@@ -195,8 +204,12 @@ impl Client {
                     hash_algorithms: vec![HASH_SHA512],
                     salt: random::<32>().to_vec(),
                 },
-                NegotiateContext::Encryption { ciphers: CIPHERS.to_vec() },
-                NegotiateContext::Signing { algorithms: SIGNING_ALGORITHMS.to_vec() },
+                NegotiateContext::Encryption {
+                    ciphers: CIPHERS.to_vec(),
+                },
+                NegotiateContext::Signing {
+                    algorithms: SIGNING_ALGORITHMS.to_vec(),
+                },
             ]
         } else {
             vec![]
@@ -208,7 +221,9 @@ impl Client {
             dialects: cfg.dialects.clone(),
             contexts,
         };
-        let (resps, sent) = conn.call_raw(OutFrame::single(&req, TreeId(0)), SessionId(0)).await?;
+        let (resps, sent) = conn
+            .call_raw(OutFrame::single(&req, TreeId(0)), SessionId(0))
+            .await?;
         let resp = one(resps)?.ok()?;
         let nr = NegotiateResponse::decode(&resp.msg).map_err(Error::decode(Command::NEGOTIATE))?;
         let neg = negotiate::settle(&cfg.dialects, &nr)?;
@@ -222,7 +237,11 @@ impl Client {
             return Err(Error::InvalidInput(format!(
                 "seal: encryption needs SMB 3.x with a common cipher; negotiated SMB {}{}",
                 neg.dialect,
-                if neg.dialect >= Dialect::SMB_3_0 { " without one" } else { "" }
+                if neg.dialect >= Dialect::SMB_3_0 {
+                    " without one"
+                } else {
+                    ""
+                }
             )));
         }
         tracing::debug!(dialect = %neg.dialect, cipher = ?neg.cipher, sign = neg.signing_algorithm, "negotiated");
@@ -250,7 +269,11 @@ impl Client {
 
     /// ECHO (MS-SMB2 3.2.4.19): a round trip that proves the connection is alive.
     pub async fn echo(&self) -> Result<()> {
-        let r = self.inner.conn.call(OutFrame::single(&EchoRequest, TreeId(0)), SessionId(0), false);
+        let r = self.inner.conn.call(
+            OutFrame::single(&EchoRequest, TreeId(0)),
+            SessionId(0),
+            false,
+        );
         one(r.await?)?.ok().map(|_| ())
     }
 
@@ -267,10 +290,13 @@ impl Client {
             ),
         };
         let anonymous = matches!(mode, NtlmMode::Anonymous);
-        let rnd = AuthRandom { client_challenge: random::<8>(), exported_session_key: random::<16>() };
+        let rnd = AuthRandom {
+            client_challenge: random::<8>(),
+            exported_session_key: random::<16>(),
+        };
         let mut spnego = SpnegoNtlm::new(creds, mode, "FUSEVOL", rnd);
         let mut token = spnego.initial_token();
-        let mut preauth = ci.preauth.clone();
+        let mut preauth = ci.preauth;
         let mut session_id = SessionId(0);
         let sec_mode = if ci.cfg.require_signing {
             wire_u8(security_mode::SIGNING_ENABLED | security_mode::SIGNING_REQUIRED)
@@ -281,7 +307,9 @@ impl Client {
         let (final_resp, setup) = loop {
             round += 1;
             if round > 4 {
-                return Err(Error::Auth(crate::smb::auth::AuthError::OutOfOrder("more than 4 SESSION_SETUP rounds")));
+                return Err(Error::Auth(crate::smb::auth::AuthError::OutOfOrder(
+                    "more than 4 SESSION_SETUP rounds",
+                )));
             }
             let req = SessionSetupRequest {
                 flags: 0,
@@ -290,8 +318,10 @@ impl Client {
                 previous_session_id: 0,
                 security_buffer: std::mem::take(&mut token),
             };
-            let (resps, sent) =
-                ci.conn.call_raw(OutFrame::single(&req, TreeId(0)), session_id).await?;
+            let (resps, sent) = ci
+                .conn
+                .call_raw(OutFrame::single(&req, TreeId(0)), session_id)
+                .await?;
             let resp = one(resps)?;
             if let Some(h) = preauth.as_mut() {
                 h.update(&sent);
@@ -314,11 +344,15 @@ impl Client {
             break (resp, r);
         };
         spnego.finish(&setup.security_buffer)?;
-                let is_guest = setup.session_flags & SessionSetupResponse::IS_GUEST != 0;
+        let is_guest = setup.session_flags & SessionSetupResponse::IS_GUEST != 0;
         let is_null = setup.session_flags & SessionSetupResponse::IS_NULL != 0 || anonymous;
         let server_encrypt = setup.session_flags & SessionSetupResponse::ENCRYPT_DATA != 0;
         let must_sign = ci.cfg.require_signing || ci.neg.server_signing_required;
-        let key = if is_guest || is_null { None } else { spnego.session_key() };
+        let key = if is_guest || is_null {
+            None
+        } else {
+            spnego.session_key()
+        };
         if must_sign && key.is_none() && ci.cfg.require_signing {
             return Err(Error::InvalidInput(format!(
                 "signing was required but a {} session has no key to sign with",
@@ -343,11 +377,15 @@ impl Client {
         if key.is_some() && (final_resp.header.is_signed() || ci.neg.dialect == Dialect::SMB_3_1_1)
         {
             if !final_resp.header.is_signed() {
-                return Err(ProtocolError::Unsigned { command: Command::SESSION_SETUP }.into());
+                return Err(ProtocolError::Unsigned {
+                    command: Command::SESSION_SETUP,
+                }
+                .into());
             }
-            sec.verify(&final_resp.msg).map_err(|_| ProtocolError::BadSignature {
-                command: Command::SESSION_SETUP,
-            })?;
+            sec.verify(&final_resp.msg)
+                .map_err(|_| ProtocolError::BadSignature {
+                    command: Command::SESSION_SETUP,
+                })?;
         }
         ci.conn.set_session(session_id, sec.clone());
         tracing::debug!(session = %session_id, guest = is_guest, null = is_null, sign = sec.sign, encrypt, "session set up");
@@ -375,7 +413,8 @@ fn wire_u8(v: u16) -> u8 {
 }
 
 fn one(mut v: Vec<Response>) -> Result<Response> {
-    v.pop().ok_or_else(|| Error::Disconnected("no response".into()))
+    v.pop()
+        .ok_or_else(|| Error::Disconnected("no response".into()))
 }
 
 struct SessionInner {
@@ -394,7 +433,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.inner.id).finish()
+        f.debug_struct("Session")
+            .field("id", &self.inner.id)
+            .finish()
     }
 }
 
@@ -419,7 +460,9 @@ impl Session {
         self.conn().session(self.inner.id).is_some_and(|s| s.sign)
     }
     pub fn encrypting(&self) -> bool {
-        self.conn().session(self.inner.id).is_some_and(|s| s.encrypt)
+        self.conn()
+            .session(self.inner.id)
+            .is_some_and(|s| s.encrypt)
     }
 
     /// TREE_CONNECT to `share` on this session's server (MS-SMB2 3.2.4.2.4).
@@ -445,9 +488,10 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
-        let t = TreeConnectResponse::decode(&resp.msg)
-            .map_err(Error::decode(Command::TREE_CONNECT))?;
-        let encrypt = t.share_flags & crate::smb::wire::tree_connect::share_flags::ENCRYPT_DATA != 0;
+        let t =
+            TreeConnectResponse::decode(&resp.msg).map_err(Error::decode(Command::TREE_CONNECT))?;
+        let encrypt =
+            t.share_flags & crate::smb::wire::tree_connect::share_flags::ENCRYPT_DATA != 0;
         let sec = self.conn().session(self.inner.id);
         if encrypt && !sec.as_ref().is_some_and(|s| s.can_encrypt()) {
             return Err(Error::InvalidInput(format!(
@@ -497,7 +541,10 @@ impl Session {
         };
         // "The client MUST sign the request" (3.2.5.14.12 / 3.3.5.15.12).
         let frame = OutFrame::single(&req, tree.inner.id);
-        let resp = self.conn().call_signed(frame, self.inner.id, tree.inner.encrypt).await;
+        let resp = self
+            .conn()
+            .call_signed(frame, self.inner.id, tree.inner.encrypt)
+            .await;
         let resp = one(resp?)?;
         if !resp.verified {
             return Err(ProtocolError::ValidateNegotiateMismatch.into());
@@ -524,7 +571,11 @@ impl Session {
 
     /// LOGOFF (MS-SMB2 3.2.4.22).
     pub async fn logoff(&self) -> Result<()> {
-        let r = self.conn().call(OutFrame::single(&LogoffRequest, TreeId(0)), self.inner.id, false);
+        let r = self.conn().call(
+            OutFrame::single(&LogoffRequest, TreeId(0)),
+            self.inner.id,
+            false,
+        );
         let r = one(r.await?)?.ok();
         self.conn().remove_session(self.inner.id);
         r.map(|_| ())
@@ -547,7 +598,10 @@ pub struct Tree {
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tree").field("share", &self.inner.share).field("id", &self.inner.id).finish()
+        f.debug_struct("Tree")
+            .field("share", &self.inner.share)
+            .field("id", &self.inner.id)
+            .finish()
     }
 }
 
@@ -621,7 +675,10 @@ impl OpenOptions {
     }
     /// Open an existing file for reading and writing.
     pub fn read_write() -> Self {
-        Self { access: access::GENERIC_READ | access::GENERIC_WRITE, ..Self::read() }
+        Self {
+            access: access::GENERIC_READ | access::GENERIC_WRITE,
+            ..Self::read()
+        }
     }
     /// Create or truncate a file for writing.
     pub fn create_truncate() -> Self {
@@ -634,17 +691,26 @@ impl OpenOptions {
     }
     /// Create a new file; fails with OBJECT_NAME_COLLISION if it exists.
     pub fn create_new() -> Self {
-        Self { disposition: disposition::CREATE, ..Self::create_truncate() }
+        Self {
+            disposition: disposition::CREATE,
+            ..Self::create_truncate()
+        }
     }
     /// Only read attributes (stat).
     pub fn attributes_only() -> Self {
-        Self { access: access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE, ..Self::read() }
+        Self {
+            access: access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE,
+            ..Self::read()
+        }
     }
 }
 
 /// Convert a user path (`/a/b`, `a\b`, `a/b/`) to the SMB form (`a\b`, no leading separator).
 pub fn smb_path(p: &str) -> String {
-    p.split(['/', '\\']).filter(|s| !s.is_empty() && *s != ".").collect::<Vec<_>>().join("\\")
+    p.split(['/', '\\'])
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("\\")
 }
 
 impl Tree {
@@ -674,20 +740,22 @@ impl Tree {
     /// Largest single READ this tree will send.
     pub fn max_read(&self) -> u32 {
         let cap = self.cfg().max_read.unwrap_or(u32::MAX);
-        self.neg().max_read.min(cap).min(8 << 20).max(4096)
+        self.neg().max_read.min(cap).clamp(4096, 8 << 20)
     }
     /// Largest single WRITE this tree will send.
     pub fn max_write(&self) -> u32 {
         let cap = self.cfg().max_write.unwrap_or(u32::MAX);
-        self.neg().max_write.min(cap).min(8 << 20).max(4096)
+        self.neg().max_write.min(cap).clamp(4096, 8 << 20)
     }
     fn max_transact(&self) -> u32 {
-        self.neg().max_transact.min(1 << 20).max(4096)
+        self.neg().max_transact.clamp(4096, 1 << 20)
     }
 
     /// Send a frame on this tree and wait for every response.
     pub async fn call(&self, frame: OutFrame) -> Result<Vec<Response>> {
-        self.conn().call(frame, self.inner.session.inner.id, self.inner.encrypt).await
+        self.conn()
+            .call(frame, self.inner.session.inner.id, self.inner.encrypt)
+            .await
     }
 
     fn frame(&self) -> OutFrame {
@@ -736,7 +804,13 @@ impl Tree {
         let mut f = self.frame();
         f.push(&self.create_req(path, o), self.inner.id);
         f.push(middle, self.inner.id);
-        f.push(&CloseRequest { flags: 0, file_id: FileId::COMPOUND }, self.inner.id);
+        f.push(
+            &CloseRequest {
+                flags: 0,
+                file_id: FileId::COMPOUND,
+            },
+            self.inner.id,
+        );
         let mut rs = self.call(f).await?.into_iter();
         let (Some(c), Some(m), Some(_close)) = (rs.next(), rs.next(), rs.next()) else {
             return Err(Error::Disconnected("compound answered partly".into()));
@@ -758,10 +832,13 @@ impl Tree {
             file_id: FileId::COMPOUND,
             input: vec![],
         };
-        let (c, m) = self.compound(path, &OpenOptions::attributes_only(), &q).await?;
+        let (c, m) = self
+            .compound(path, &OpenOptions::attributes_only(), &q)
+            .await?;
         let mut info = FileInfo::from_create(&c);
         if let Ok(m) = m.ok() {
-            let qr = QueryInfoResponse::decode(&m.msg).map_err(Error::decode(Command::QUERY_INFO))?;
+            let qr =
+                QueryInfoResponse::decode(&m.msg).map_err(Error::decode(Command::QUERY_INFO))?;
             let ii = fscc::FileInternalInformation::decode(&qr.buffer)
                 .map_err(Error::decode(Command::QUERY_INFO))?;
             info.file_index = Some(ii.index_number);
@@ -773,7 +850,9 @@ impl Tree {
     /// STATUS_NO_MORE_FILES, MS-SMB2 3.2.4.17). `.` and `..` are left out.
     pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
         let o = OpenOptions {
-            access: access::FILE_LIST_DIRECTORY | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE,
+            access: access::FILE_LIST_DIRECTORY
+                | access::FILE_READ_ATTRIBUTES
+                | access::SYNCHRONIZE,
             options: options::DIRECTORY_FILE,
             ..OpenOptions::read()
         };
@@ -802,7 +881,11 @@ impl Tree {
     async fn delete(&self, path: &str, dir: bool) -> Result<()> {
         let o = OpenOptions {
             access: access::DELETE | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE,
-            options: if dir { options::DIRECTORY_FILE } else { options::NON_DIRECTORY_FILE },
+            options: if dir {
+                options::DIRECTORY_FILE
+            } else {
+                options::NON_DIRECTORY_FILE
+            },
             ..OpenOptions::read()
         };
         let s = SetInfoRequest {
@@ -810,7 +893,12 @@ impl Tree {
             file_info_class: fscc::info_class::FILE_DISPOSITION_INFORMATION,
             additional_information: 0,
             file_id: FileId::COMPOUND,
-            buffer: enc(|b| fscc::FileDispositionInformation { delete_pending: true }.encode(b)),
+            buffer: enc(|b| {
+                fscc::FileDispositionInformation {
+                    delete_pending: true,
+                }
+                .encode(b)
+            }),
         };
         let (_, m) = self.compound(path, &o, &s).await?;
         m.ok().map(|_| ())
@@ -837,11 +925,14 @@ impl Tree {
             file_info_class: fscc::info_class::FILE_RENAME_INFORMATION,
             additional_information: 0,
             file_id: FileId::COMPOUND,
-            buffer: enc(|b| fscc::FileRenameInformation {
-                replace_if_exists: replace,
-                root_directory: 0,
-                file_name: smb_path(to),
-            }.encode(b)),
+            buffer: enc(|b| {
+                fscc::FileRenameInformation {
+                    replace_if_exists: replace,
+                    root_directory: 0,
+                    file_name: smb_path(to),
+                }
+                .encode(b)
+            }),
         };
         let (_, m) = self.compound(from, &o, &s).await?;
         m.ok().map(|_| ())
@@ -858,10 +949,13 @@ impl Tree {
             file_id: FileId::COMPOUND,
             input: vec![],
         };
-        let (_, m) = self.compound("", &OpenOptions::attributes_only(), &q).await?;
+        let (_, m) = self
+            .compound("", &OpenOptions::attributes_only(), &q)
+            .await?;
         let m = m.ok()?;
         let qr = QueryInfoResponse::decode(&m.msg).map_err(Error::decode(Command::QUERY_INFO))?;
-        fscc::FileFsFullSizeInformation::decode(&qr.buffer).map_err(Error::decode(Command::QUERY_INFO))
+        fscc::FileFsFullSizeInformation::decode(&qr.buffer)
+            .map_err(Error::decode(Command::QUERY_INFO))
     }
 
     /// TREE_DISCONNECT (MS-SMB2 3.2.4.11).
@@ -887,7 +981,13 @@ impl Drop for FileInner {
             let id = self.id;
             if let Ok(h) = tokio::runtime::Handle::try_current() {
                 h.spawn(async move {
-                    let f = OutFrame::single(&CloseRequest { flags: 0, file_id: id }, tree.inner.id);
+                    let f = OutFrame::single(
+                        &CloseRequest {
+                            flags: 0,
+                            file_id: id,
+                        },
+                        tree.inner.id,
+                    );
                     let _ = tree.call(f).await;
                 });
             }
@@ -923,7 +1023,11 @@ impl ReadCall {
         let resp = resp.ok()?;
         let r = ReadResponse::decode(&resp.msg).map_err(Error::decode(Command::READ))?;
         if r.data_length > self.limit {
-            return Err(ProtocolError::TooMuchData { got: r.data_length, limit: self.limit }.into());
+            return Err(ProtocolError::TooMuchData {
+                got: r.data_length,
+                limit: self.limit,
+            }
+            .into());
         }
         Ok(resp.msg.slice(r.data_offset..r.data_offset + r.data_length))
     }
@@ -961,7 +1065,10 @@ impl File {
         };
         let tree = t.clone();
         let frame = OutFrame::single(&req, t.inner.id);
-        ReadCall { rx: Box::pin(async move { tree.call(frame).await }), limit: len as usize }
+        ReadCall {
+            rx: Box::pin(async move { tree.call(frame).await }),
+            limit: len as usize,
+        }
     }
 
     /// Read up to `len` bytes at `offset`, pipelining requests of [`Tree::max_read`].
@@ -971,7 +1078,9 @@ impl File {
         let mut at = 0usize;
         while at < len {
             let n = (len - at).min(chunk);
-            calls.push(tokio::spawn(self.start_read(offset + at as u64, n as u32).wait()));
+            calls.push(tokio::spawn(
+                self.start_read(offset + at as u64, n as u32).wait(),
+            ));
             at += n;
         }
         let mut out = Vec::with_capacity(len);
@@ -1024,7 +1133,12 @@ impl File {
     /// FLUSH (MS-SMB2 3.2.4.9): data on stable storage at the server.
     pub async fn flush(&self) -> Result<()> {
         let t = &self.inner.tree;
-        let f = OutFrame::single(&FlushRequest { file_id: self.inner.id }, t.inner.id);
+        let f = OutFrame::single(
+            &FlushRequest {
+                file_id: self.inner.id,
+            },
+            t.inner.id,
+        );
         one(t.call(f).await?)?.ok().map(|_| ())
     }
 
@@ -1036,7 +1150,11 @@ impl File {
         loop {
             let req = QueryDirectoryRequest {
                 file_information_class: fscc::info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
-                flags: if first { QueryDirectoryRequest::RESTART_SCANS } else { 0 },
+                flags: if first {
+                    QueryDirectoryRequest::RESTART_SCANS
+                } else {
+                    0
+                },
                 file_index: 0,
                 file_id: self.inner.id,
                 pattern: "*".into(),
@@ -1055,9 +1173,15 @@ impl File {
             if entries.is_empty() {
                 break;
             }
-            out.extend(entries.into_iter().filter(|e| e.name != "." && e.name != ".."));
+            out.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.name != "." && e.name != ".."),
+            );
             if out.len() > 10_000_000 {
-                return Err(Error::InvalidInput("directory has more than 10 million entries".into()));
+                return Err(Error::InvalidInput(
+                    "directory has more than 10 million entries".into(),
+                ));
             }
         }
         Ok(out)
@@ -1065,13 +1189,18 @@ impl File {
 
     /// Set FileBasicInformation (times as FILETIME, 0 = leave unchanged; attributes 0 = leave).
     pub async fn set_basic(&self, info: fscc::FileBasicInformation) -> Result<()> {
-        self.set_info(fscc::info_class::FILE_BASIC_INFORMATION, enc(|b| info.encode(b))).await
+        self.set_info(
+            fscc::info_class::FILE_BASIC_INFORMATION,
+            enc(|b| info.encode(b)),
+        )
+        .await
     }
 
     /// Truncate or extend (FileEndOfFileInformation).
     pub async fn set_len(&self, len: u64) -> Result<()> {
         let b = enc(|b| fscc::FileEndOfFileInformation { end_of_file: len }.encode(b));
-        self.set_info(fscc::info_class::FILE_END_OF_FILE_INFORMATION, b).await
+        self.set_info(fscc::info_class::FILE_END_OF_FILE_INFORMATION, b)
+            .await
     }
 
     async fn set_info(&self, class: u8, buffer: Vec<u8>) -> Result<()> {
@@ -1083,7 +1212,9 @@ impl File {
             file_id: self.inner.id,
             buffer,
         };
-        one(t.call(OutFrame::single(&req, t.inner.id)).await?)?.ok().map(|_| ())
+        one(t.call(OutFrame::single(&req, t.inner.id)).await?)?
+            .ok()
+            .map(|_| ())
     }
 
     /// CLOSE with the final attributes (MS-SMB2 3.2.4.5, SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB).

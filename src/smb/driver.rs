@@ -48,7 +48,10 @@ impl Response {
         if ok.contains(&self.header.status) {
             Ok(self)
         } else {
-            Err(Error::Status { command: self.header.command, status: self.header.status })
+            Err(Error::Status {
+                command: self.header.command,
+                status: self.header.status,
+            })
         }
     }
 
@@ -149,7 +152,9 @@ impl Conn {
         session: SessionId,
         encrypt_tree: bool,
     ) -> Result<Vec<Response>> {
-        let (rxs, commands, _) = self.send(frame, session, encrypt_tree, false, false).await?;
+        let (rxs, commands, _) = self
+            .send(frame, session, encrypt_tree, false, false)
+            .await?;
         self.wait(rxs, commands).await
     }
 
@@ -184,12 +189,23 @@ impl Conn {
         encrypt_tree: bool,
         force_sign: bool,
         keep_copy: bool,
-    ) -> Result<(Vec<oneshot::Receiver<Result<Response>>>, Vec<Command>, Vec<u8>)> {
+    ) -> Result<(
+        Vec<oneshot::Receiver<Result<Response>>>,
+        Vec<Command>,
+        Vec<u8>,
+    )> {
         let charge = frame.charge();
-        let first = frame.slots.first().map(|s| s.command).unwrap_or(Command::ECHO);
+        let first = frame
+            .slots
+            .first()
+            .map(|s| s.command)
+            .unwrap_or(Command::ECHO);
         let permit = tokio::time::timeout(self.request_timeout, self.credits.acquire_many(charge))
             .await
-            .map_err(|_| Error::TimedOut { command: first, after: self.request_timeout })?
+            .map_err(|_| Error::TimedOut {
+                command: first,
+                after: self.request_timeout,
+            })?
             .map_err(|_| self.dead_error())?;
         permit.forget();
         let mut rxs = Vec::with_capacity(frame.slots.len());
@@ -237,7 +253,9 @@ impl Conn {
         };
         let len = frame.buf.len() - start - 4;
         if len > MAX_FRAME {
-            return Err(Error::InvalidInput(format!("request of {len} bytes is too large")));
+            return Err(Error::InvalidInput(format!(
+                "request of {len} bytes is too large"
+            )));
         }
         frame.buf[start..start + 4].copy_from_slice(&nbss::frame_header(len));
         if self.writer.send((frame.buf, start)).await.is_err() {
@@ -256,7 +274,12 @@ impl Conn {
             match tokio::time::timeout(self.request_timeout, rx).await {
                 Ok(Ok(r)) => out.push(r?),
                 Ok(Err(_)) => return Err(self.dead_error()),
-                Err(_) => return Err(Error::TimedOut { command, after: self.request_timeout }),
+                Err(_) => {
+                    return Err(Error::TimedOut {
+                        command,
+                        after: self.request_timeout,
+                    });
+                }
             }
         }
         Ok(out)
@@ -299,10 +322,12 @@ impl Conn {
         } else if proto == SMB1_PROTOCOL_ID {
             return Err(ProtocolError::Smb1Server);
         } else {
-            return Err(ProtocolError::Header(crate::smb::wire::DecodeError::Invalid {
-                what: "Header.ProtocolId",
-                value: u64::from(u32::from_be_bytes(proto)),
-            }));
+            return Err(ProtocolError::Header(
+                crate::smb::wire::DecodeError::Invalid {
+                    what: "Header.ProtocolId",
+                    value: u64::from(u32::from_be_bytes(proto)),
+                },
+            ));
         };
         let frame = Bytes::from(buf).slice(body_at..);
         for range in compound::split(&frame)? {
@@ -321,18 +346,31 @@ impl Conn {
             // An unsolicited break notification: we request neither oplocks nor leases yet.
             return;
         }
-        let interim = if header.is_interim() { header.async_id } else { None };
+        let interim = if header.is_interim() {
+            header.async_id
+        } else {
+            None
+        };
         let (outcome, entry, sec) = {
             let mut st = self.lock();
             let before = st.credits.available();
-            let charge = if interim.is_some() { 0 } else { header.credit_charge.max(1) };
+            let charge = if interim.is_some() {
+                0
+            } else {
+                header.credit_charge.max(1)
+            };
             let (outcome, entry) =
-                st.pending.on_response(header.message_id, header.command, interim);
+                st.pending
+                    .on_response(header.message_id, header.command, interim);
             let charge = entry.as_ref().map(|e| e.charge).unwrap_or(charge);
             st.credits.on_response(charge, header.credits);
             let added = st.credits.available().saturating_sub(before);
             self.credits.add_permits(added as usize);
-            (outcome, entry, st.sessions.get(&header.session_id.0).cloned())
+            (
+                outcome,
+                entry,
+                st.sessions.get(&header.session_id.0).cloned(),
+            )
         };
         let Some(entry) = entry else {
             if outcome == Outcome::Unknown {
@@ -344,8 +382,13 @@ impl Conn {
             Outcome::CommandMismatch { sent, got } => {
                 Err(ProtocolError::CommandMismatch { sent, got }.into())
             }
-            _ => check_protection(&header, &msg, encrypted, sec.as_deref())
-                .map(|verified| Response { header, msg, verified }),
+            _ => check_protection(&header, &msg, encrypted, sec.as_deref()).map(|verified| {
+                Response {
+                    header,
+                    msg,
+                    verified,
+                }
+            }),
         };
         let _ = entry.waker.send(result);
     }
@@ -374,7 +417,8 @@ fn check_protection(
     }
     if h.is_signed() {
         if sec.can_sign() {
-            sec.verify(msg).map_err(|_| ProtocolError::BadSignature { command: h.command })?;
+            sec.verify(msg)
+                .map_err(|_| ProtocolError::BadSignature { command: h.command })?;
             return Ok(true);
         }
         return Ok(false);
@@ -386,7 +430,12 @@ fn check_protection(
 }
 
 fn short_frame(len: usize) -> crate::smb::wire::DecodeError {
-    crate::smb::wire::DecodeError::Truncated { what: "frame", at: 0, need: 4, len }
+    crate::smb::wire::DecodeError::Truncated {
+        what: "frame",
+        at: 0,
+        need: 4,
+        len,
+    }
 }
 
 async fn writer_task(

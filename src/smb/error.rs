@@ -13,7 +13,10 @@ use std::time::Duration;
 pub enum Error {
     /// TCP connect failed (refused, unreachable, name not resolved).
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     /// TCP connect did not complete in time.
     #[error("cannot connect to {addr}: no answer within {after:?}")]
     ConnectTimeout { addr: String, after: Duration },
@@ -28,7 +31,10 @@ pub enum Error {
     Status { command: Command, status: NtStatus },
     /// A reply could not be decoded.
     #[error("malformed {command} response: {source}")]
-    Decode { command: Command, source: DecodeError },
+    Decode {
+        command: Command,
+        source: DecodeError,
+    },
     /// The server broke the protocol in a way that is not a decoding error.
     #[error("protocol violation: {0}")]
     Protocol(#[from] ProtocolError),

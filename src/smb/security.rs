@@ -1,8 +1,7 @@
 //! A session's signing and sealing state, as the driver uses it: which keys, and whether every
 //! message must be signed or encrypted (MS-SMB2 3.2.4.1.1, 3.2.4.1.8, 3.2.5.1.1.1, 3.2.5.1.3).
 use crate::smb::crypto::{
-    Cipher, CryptoError, Opener, PreauthHash, Sealer, Signer, SigningAlgorithm,
-    derive_session_keys,
+    Cipher, CryptoError, Opener, PreauthHash, Sealer, Signer, SigningAlgorithm, derive_session_keys,
 };
 use crate::smb::error::{Error, ProtocolError};
 use crate::smb::proto::compound::OutFrame;
@@ -48,9 +47,18 @@ impl SessionSecurity {
         encrypt: bool,
     ) -> Result<Self, Error> {
         let Some(key) = session_key else {
-            return Ok(Self { sign: false, encrypt: false, signer: None, sealer: None, opener: None });
+            return Ok(Self {
+                sign: false,
+                encrypt: false,
+                signer: None,
+                sealer: None,
+                opener: None,
+            });
         };
-        let cipher = neg.cipher.filter(|_| neg.dialect >= Dialect::SMB_3_0).map(Cipher);
+        let cipher = neg
+            .cipher
+            .filter(|_| neg.dialect >= Dialect::SMB_3_0)
+            .map(Cipher);
         let keys = derive_session_keys(neg.dialect.0, key, preauth, cipher)?;
         let signer = Some(Arc::new(Signer::new(
             SigningAlgorithm(neg.signing_algorithm),
@@ -69,7 +77,13 @@ impl SessionSecurity {
                 neg.dialect
             )));
         }
-        Ok(Self { sign: sign && signer.is_some(), encrypt, signer, sealer, opener })
+        Ok(Self {
+            sign: sign && signer.is_some(),
+            encrypt,
+            signer,
+            sealer,
+            opener,
+        })
     }
 
     pub fn can_sign(&self) -> bool {
@@ -97,7 +111,12 @@ impl SessionSecurity {
     }
 
     /// Encrypt the whole frame into one TRANSFORM message, in place (MS-SMB2 3.2.4.1.8).
-    pub fn seal(&self, session: SessionId, nonce: [u8; 16], frame: &mut OutFrame) -> Result<(), Error> {
+    pub fn seal(
+        &self,
+        session: SessionId,
+        nonce: [u8; 16],
+        frame: &mut OutFrame,
+    ) -> Result<(), Error> {
         let Some(s) = &self.sealer else {
             return Err(Error::InvalidInput("session cannot encrypt".into()));
         };
@@ -116,5 +135,7 @@ impl SessionSecurity {
 
 /// The SessionId of a TRANSFORM message (to pick the keys), checking the header first.
 pub fn transform_session(buf: &[u8]) -> Result<SessionId, ProtocolError> {
-    TransformHeader::decode(buf).map(|h| h.session_id).map_err(ProtocolError::Header)
+    TransformHeader::decode(buf)
+        .map(|h| h.session_id)
+        .map_err(ProtocolError::Header)
 }

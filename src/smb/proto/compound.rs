@@ -7,8 +7,8 @@
 //! header ([`OutFrame::stamp`]) and signs or seals.
 use crate::smb::wire::header::{FLAGS_OFFSET, NEXT_COMMAND_OFFSET};
 use crate::smb::wire::{
-    Command, Header, HeaderFlags, MessageId, Put, RequestBody, SMB2_HEADER_LEN, SessionId,
-    TreeId, credit_charge,
+    Command, Header, HeaderFlags, MessageId, Put, RequestBody, SMB2_HEADER_LEN, SessionId, TreeId,
+    credit_charge,
 };
 use std::ops::Range;
 
@@ -53,7 +53,10 @@ impl OutFrame {
     pub fn with_capacity(body: usize) -> Self {
         let mut buf = Vec::with_capacity(PREFIX + SMB2_HEADER_LEN + body);
         buf.resize(PREFIX, 0);
-        Self { buf, slots: Vec::new() }
+        Self {
+            buf,
+            slots: Vec::new(),
+        }
     }
 
     /// A frame holding one request.
@@ -72,7 +75,8 @@ impl OutFrame {
             self.buf.pad_to(prev.range.start, 8);
             prev.range.end = self.buf.len();
             let next = (prev.range.end - prev.range.start) as u32;
-            self.buf.set_u32(prev.range.start + NEXT_COMMAND_OFFSET, next);
+            self.buf
+                .set_u32(prev.range.start + NEXT_COMMAND_OFFSET, next);
         }
         let start = self.buf.len();
         let charge = credit_charge(req.payload_size());
@@ -84,7 +88,11 @@ impl OutFrame {
         }
         h.encode(&mut self.buf);
         req.encode(&mut self.buf, start);
-        self.slots.push(Slot { range: start..self.buf.len(), command: R::COMMAND, charge });
+        self.slots.push(Slot {
+            range: start..self.buf.len(),
+            command: R::COMMAND,
+            charge,
+        });
     }
 
     /// Total credit charge of the frame.
@@ -106,7 +114,11 @@ impl OutFrame {
             let h = s.range.start;
             self.buf.set_u16(h + CREDIT_CHARGE_OFFSET, s.charge);
             // Spread the top-up over the chain: the first message asks for the extra credits.
-            let req = if i == 0 { credit_request.max(s.charge) } else { s.charge };
+            let req = if i == 0 {
+                credit_request.max(s.charge)
+            } else {
+                s.charge
+            };
             self.buf.set_u16(h + CREDIT_REQUEST_OFFSET, req);
             self.buf[h + MESSAGE_ID_OFFSET..h + MESSAGE_ID_OFFSET + 8]
                 .copy_from_slice(&id.to_le_bytes());
@@ -176,11 +188,15 @@ pub fn split(frame: &[u8]) -> Result<Vec<Range<usize>>, SplitError> {
             out.push(at..frame.len());
             return Ok(out);
         }
-        let end = at.checked_add(next as usize).filter(|&e| {
-            next as usize >= SMB2_HEADER_LEN && e < frame.len()
-        });
+        let end = at
+            .checked_add(next as usize)
+            .filter(|&e| next as usize >= SMB2_HEADER_LEN && e < frame.len());
         let Some(end) = end else {
-            return Err(SplitError::BadNextCommand { at, next, len: frame.len() });
+            return Err(SplitError::BadNextCommand {
+                at,
+                next,
+                len: frame.len(),
+            });
         };
         out.push(at..end);
         at = end;

@@ -31,7 +31,11 @@ impl Credits {
     /// A new connection: one credit, for NEGOTIATE with MessageId 0 (MS-SMB2 3.2.4.2.2.2: the
     /// client "MUST set … MessageId to 0" on the first NEGOTIATE).
     pub fn new() -> Self {
-        Self { next_id: 0, available: 1, in_flight: 0 }
+        Self {
+            next_id: 0,
+            available: 1,
+            in_flight: 0,
+        }
     }
 
     pub fn available(&self) -> u32 {

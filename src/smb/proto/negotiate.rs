@@ -36,9 +36,12 @@ pub enum VersError {
 pub fn dialects_for_vers(vers: Option<&str>) -> Result<Vec<Dialect>, VersError> {
     let d = |v: &[Dialect]| Ok(v.to_vec());
     match vers.map(str::trim) {
-        None | Some("default") => {
-            d(&[Dialect::SMB_2_1, Dialect::SMB_3_0, Dialect::SMB_3_0_2, Dialect::SMB_3_1_1])
-        }
+        None | Some("default") => d(&[
+            Dialect::SMB_2_1,
+            Dialect::SMB_3_0,
+            Dialect::SMB_3_0_2,
+            Dialect::SMB_3_1_1,
+        ]),
         Some("2.0") => d(&[Dialect::SMB_2_0_2]),
         Some("2.1") => d(&[Dialect::SMB_2_1]),
         Some("3") => d(&[Dialect::SMB_3_0, Dialect::SMB_3_0_2, Dialect::SMB_3_1_1]),
@@ -112,7 +115,11 @@ pub fn settle(offered: &[Dialect], resp: &NegotiateResponse) -> Result<Negotiate
         });
     }
     let d = resp.dialect;
-    let mut signing_algorithm = if d >= Dialect::SMB_3_0 { SIGN_AES_CMAC } else { SIGN_HMAC_SHA256 };
+    let mut signing_algorithm = if d >= Dialect::SMB_3_0 {
+        SIGN_AES_CMAC
+    } else {
+        SIGN_HMAC_SHA256
+    };
     let mut cipher = None;
     if d == Dialect::SMB_3_0 || d == Dialect::SMB_3_0_2 {
         // 3.0/3.0.2 encrypt with AES-128-CCM when the server sets SMB2_GLOBAL_CAP_ENCRYPTION.
@@ -124,7 +131,9 @@ pub fn settle(offered: &[Dialect], resp: &NegotiateResponse) -> Result<Negotiate
         let (mut preauth, mut enc, mut sign) = (0, 0, 0);
         for c in &resp.contexts {
             match c {
-                NegotiateContext::PreauthIntegrity { hash_algorithms, .. } => {
+                NegotiateContext::PreauthIntegrity {
+                    hash_algorithms, ..
+                } => {
                     preauth += 1;
                     // "HashAlgorithmCount MUST be 1" in the response, SHA-512.
                     match hash_algorithms.as_slice() {
@@ -166,7 +175,10 @@ pub fn settle(offered: &[Dialect], resp: &NegotiateResponse) -> Result<Negotiate
             return Err(NegotiateError::DuplicateContext("SIGNING"));
         }
     }
-    let min = resp.max_read_size.min(resp.max_write_size).min(resp.max_transact_size);
+    let min = resp
+        .max_read_size
+        .min(resp.max_write_size)
+        .min(resp.max_transact_size);
     if min < 4096 {
         return Err(NegotiateError::TinyMaxSize(min));
     }
@@ -205,7 +217,10 @@ mod tests {
     }
 
     fn preauth() -> NegotiateContext {
-        NegotiateContext::PreauthIntegrity { hash_algorithms: vec![HASH_SHA512], salt: vec![0; 32] }
+        NegotiateContext::PreauthIntegrity {
+            hash_algorithms: vec![HASH_SHA512],
+            salt: vec![0; 32],
+        }
     }
 
     #[test]
@@ -217,7 +232,10 @@ mod tests {
         assert_eq!(t("3.02"), t("3.0.2"));
         assert_eq!(t("3.11"), t("3.1.1"));
         assert_eq!(t("default"), dialects_for_vers(None).unwrap());
-        assert!(matches!(dialects_for_vers(Some("1.0")), Err(VersError::Smb1(_))));
+        assert!(matches!(
+            dialects_for_vers(Some("1.0")),
+            Err(VersError::Smb1(_))
+        ));
         let e = dialects_for_vers(Some("4.0")).unwrap_err();
         assert!(e.to_string().contains("vers=4.0: unknown dialect"), "{e}");
     }
@@ -234,8 +252,12 @@ mod tests {
             Dialect::SMB_3_1_1,
             vec![
                 preauth(),
-                NegotiateContext::Encryption { ciphers: vec![AES_256_GCM] },
-                NegotiateContext::Signing { algorithms: vec![SIGN_AES_GMAC] },
+                NegotiateContext::Encryption {
+                    ciphers: vec![AES_256_GCM],
+                },
+                NegotiateContext::Signing {
+                    algorithms: vec![SIGN_AES_GMAC],
+                },
             ],
         );
         let n = settle(&[Dialect::SMB_3_1_1], &r).unwrap();
@@ -254,9 +276,15 @@ mod tests {
             Dialect::SMB_3_1_1,
             vec![preauth(), NegotiateContext::Encryption { ciphers: vec![9] }],
         );
-        assert_eq!(settle(&off, &r).unwrap_err(), NegotiateError::CipherNotOffered(9));
+        assert_eq!(
+            settle(&off, &r).unwrap_err(),
+            NegotiateError::CipherNotOffered(9)
+        );
         let r = resp(Dialect::SMB_3_1_1, vec![preauth(), preauth()]);
-        assert!(matches!(settle(&off, &r), Err(NegotiateError::DuplicateContext(_))));
+        assert!(matches!(
+            settle(&off, &r),
+            Err(NegotiateError::DuplicateContext(_))
+        ));
     }
 
     #[test]
@@ -266,6 +294,9 @@ mod tests {
         let mut r = resp(Dialect::SMB_3_0, vec![]);
         r.capabilities = crate::smb::wire::negotiate::capabilities::ENCRYPTION;
         let n = settle(&[Dialect::SMB_3_0], &r).unwrap();
-        assert_eq!((n.signing_algorithm, n.cipher), (SIGN_AES_CMAC, Some(AES_128_CCM)));
+        assert_eq!(
+            (n.signing_algorithm, n.cipher),
+            (SIGN_AES_CMAC, Some(AES_128_CCM))
+        );
     }
 }

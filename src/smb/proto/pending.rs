@@ -35,13 +35,23 @@ pub struct Pending<T> {
 
 impl<T> Default for Pending<T> {
     fn default() -> Self {
-        Self { map: HashMap::new() }
+        Self {
+            map: HashMap::new(),
+        }
     }
 }
 
 impl<T> Pending<T> {
     pub fn insert(&mut self, id: MessageId, command: Command, charge: u16, waker: T) {
-        self.map.insert(id.0, Entry { command, charge, async_id: None, waker });
+        self.map.insert(
+            id.0,
+            Entry {
+                command,
+                charge,
+                async_id: None,
+                waker,
+            },
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -64,7 +74,10 @@ impl<T> Pending<T> {
         };
         if e.command != command {
             let sent = e.command;
-            return (Outcome::CommandMismatch { sent, got: command }, self.map.remove(&id.0));
+            return (
+                Outcome::CommandMismatch { sent, got: command },
+                self.map.remove(&id.0),
+            );
         }
         if let Some(a) = interim {
             e.async_id = Some(a);
@@ -105,9 +118,18 @@ mod tests {
     fn unknown_ids_and_command_mismatch() {
         let mut p = Pending::default();
         p.insert(MessageId(1), Command::READ, 2, ());
-        assert_eq!(p.on_response(MessageId(9), Command::READ, None).0, Outcome::Unknown);
+        assert_eq!(
+            p.on_response(MessageId(9), Command::READ, None).0,
+            Outcome::Unknown
+        );
         let (o, e) = p.on_response(MessageId(1), Command::WRITE, None);
-        assert_eq!(o, Outcome::CommandMismatch { sent: Command::READ, got: Command::WRITE });
+        assert_eq!(
+            o,
+            Outcome::CommandMismatch {
+                sent: Command::READ,
+                got: Command::WRITE
+            }
+        );
         assert_eq!(e.unwrap().charge, 2);
         assert!(p.is_empty());
     }

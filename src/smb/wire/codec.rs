@@ -13,16 +13,34 @@ use nom::number::complete::{le_u8, le_u16, le_u32, le_u64};
 pub enum DecodeError {
     /// Fewer bytes than the field needs.
     #[error("{what}: truncated (need {need} bytes at offset {at}, message has {len})")]
-    Truncated { what: &'static str, at: usize, need: usize, len: usize },
+    Truncated {
+        what: &'static str,
+        at: usize,
+        need: usize,
+        len: usize,
+    },
     /// An Offset/Length pair points outside the message.
     #[error("{what}: offset {offset} + length {len} lies outside the {msg_len}-byte message")]
-    OutOfBounds { what: &'static str, offset: usize, len: usize, msg_len: usize },
+    OutOfBounds {
+        what: &'static str,
+        offset: usize,
+        len: usize,
+        msg_len: usize,
+    },
     /// The fixed StructureSize field is not the one the spec gives.
     #[error("{what}: StructureSize is {got}, expected {expected}")]
-    BadStructureSize { what: &'static str, expected: u16, got: u16 },
+    BadStructureSize {
+        what: &'static str,
+        expected: u16,
+        got: u16,
+    },
     /// A count or size larger than we accept (caps allocation sized by the peer).
     #[error("{what}: {value} exceeds the limit of {limit}")]
-    TooLarge { what: &'static str, value: u64, limit: u64 },
+    TooLarge {
+        what: &'static str,
+        value: u64,
+        limit: u64,
+    },
     /// A value the field cannot hold.
     #[error("{what}: invalid value {value:#x}")]
     Invalid { what: &'static str, value: u64 },
@@ -45,7 +63,12 @@ impl<'a> Reader<'a> {
     /// A reader positioned at `at` (an error if `at` is past the end).
     pub fn at(buf: &'a [u8], at: usize, what: &'static str) -> Result<Self, DecodeError> {
         if at > buf.len() {
-            return Err(DecodeError::Truncated { what, at, need: 0, len: buf.len() });
+            return Err(DecodeError::Truncated {
+                what,
+                at,
+                need: 0,
+                len: buf.len(),
+            });
         }
         Ok(Self { buf, pos: at })
     }
@@ -70,7 +93,12 @@ impl<'a> Reader<'a> {
                 self.pos += rest.len() - after.len();
                 Ok(v)
             }
-            Err(_) => Err(DecodeError::Truncated { what, at: self.pos, need, len: self.buf.len() }),
+            Err(_) => Err(DecodeError::Truncated {
+                what,
+                at: self.pos,
+                need,
+                len: self.buf.len(),
+            }),
         }
     }
 
@@ -103,7 +131,11 @@ impl<'a> Reader<'a> {
     pub fn structure_size(&mut self, what: &'static str, expected: u16) -> Result<(), DecodeError> {
         let got = self.u16(what)?;
         if got != expected {
-            return Err(DecodeError::BadStructureSize { what, expected, got });
+            return Err(DecodeError::BadStructureSize {
+                what,
+                expected,
+                got,
+            });
         }
         Ok(())
     }
@@ -123,7 +155,12 @@ pub fn slice_at<'a>(
     let end = offset.checked_add(len);
     match end {
         Some(end) if end <= msg.len() => Ok(&msg[offset..end]),
-        _ => Err(DecodeError::OutOfBounds { what, offset, len, msg_len: msg.len() }),
+        _ => Err(DecodeError::OutOfBounds {
+            what,
+            offset,
+            len,
+            msg_len: msg.len(),
+        }),
     }
 }
 
@@ -183,7 +220,15 @@ mod tests {
         let mut r = Reader::new(&[1, 2, 3]);
         assert_eq!(r.u16("a").unwrap(), 0x0201);
         let e = r.u16("b").unwrap_err();
-        assert_eq!(e, DecodeError::Truncated { what: "b", at: 2, need: 2, len: 3 });
+        assert_eq!(
+            e,
+            DecodeError::Truncated {
+                what: "b",
+                at: 2,
+                need: 2,
+                len: 3
+            }
+        );
         assert_eq!(r.u8("c").unwrap(), 3);
         assert!(r.u8("d").is_err());
     }
@@ -202,7 +247,11 @@ mod tests {
         let mut r = Reader::new(&[9, 0]);
         assert_eq!(
             r.structure_size("ERROR", 17).unwrap_err(),
-            DecodeError::BadStructureSize { what: "ERROR", expected: 17, got: 9 }
+            DecodeError::BadStructureSize {
+                what: "ERROR",
+                expected: 17,
+                got: 9
+            }
         );
     }
 }

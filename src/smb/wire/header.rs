@@ -244,7 +244,10 @@ mod tests {
         sample().encode(&mut b);
         assert!(Header::decode(&b[..63]).is_err());
         b[0] = 0xFF;
-        assert!(matches!(Header::decode(&b), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            Header::decode(&b),
+            Err(DecodeError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -47,7 +47,10 @@ pub struct FileId {
 impl FileId {
     /// The id that means "the file opened by the previous request in this related compound"
     /// (MS-SMB2 3.2.4.1.4: all 0xFF).
-    pub const COMPOUND: Self = Self { persistent: u64::MAX, volatile: u64::MAX };
+    pub const COMPOUND: Self = Self {
+        persistent: u64::MAX,
+        volatile: u64::MAX,
+    };
 
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.persistent.to_le_bytes());
@@ -55,7 +58,10 @@ impl FileId {
     }
 
     pub fn decode(r: &mut super::Reader<'_>) -> Result<Self, super::DecodeError> {
-        Ok(Self { persistent: r.u64("FileId.Persistent")?, volatile: r.u64("FileId.Volatile")? })
+        Ok(Self {
+            persistent: r.u64("FileId.Persistent")?,
+            volatile: r.u64("FileId.Volatile")?,
+        })
     }
 }
 

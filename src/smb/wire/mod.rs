@@ -9,8 +9,8 @@
 //!   counts from the start of the header. Every Offset/Length pair goes through [`slice_at`];
 //!   every fixed field through [`Reader`], which never reads past its declared end.
 //! - No `unwrap` on anything from the network; allocation sized by the peer is capped.
-mod codec;
 pub mod close;
+mod codec;
 pub mod create;
 pub mod echo;
 pub mod error;
@@ -71,12 +71,18 @@ pub fn utf16le(s: &str) -> Vec<u8> {
 /// Decode UTF-16LE (odd trailing byte or unpaired surrogates are errors: names must round-trip).
 pub fn from_utf16le(what: &'static str, b: &[u8]) -> Result<String, DecodeError> {
     if !b.len().is_multiple_of(2) {
-        return Err(DecodeError::Invalid { what, value: b.len() as u64 });
+        return Err(DecodeError::Invalid {
+            what,
+            value: b.len() as u64,
+        });
     }
     let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
     char::decode_utf16(units)
         .collect::<Result<String, _>>()
-        .map_err(|e| DecodeError::Invalid { what, value: u64::from(e.unpaired_surrogate()) })
+        .map_err(|e| DecodeError::Invalid {
+            what,
+            value: u64::from(e.unpaired_surrogate()),
+        })
 }
 
 #[cfg(test)]

@@ -43,12 +43,24 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_limits() {
-        assert_eq!(parse_frame_header(frame_header(70000), MAX_FRAME), Ok(70000));
-        assert_eq!(parse_frame_header([1, 0, 0, 1], MAX_FRAME), Err(FrameError::BadZeroByte(1)));
-        assert_eq!(parse_frame_header([0, 0, 0, 0], MAX_FRAME), Err(FrameError::Empty));
+        assert_eq!(
+            parse_frame_header(frame_header(70000), MAX_FRAME),
+            Ok(70000)
+        );
+        assert_eq!(
+            parse_frame_header([1, 0, 0, 1], MAX_FRAME),
+            Err(FrameError::BadZeroByte(1))
+        );
+        assert_eq!(
+            parse_frame_header([0, 0, 0, 0], MAX_FRAME),
+            Err(FrameError::Empty)
+        );
         assert_eq!(
             parse_frame_header(frame_header(5000), 4096),
-            Err(FrameError::TooLarge { len: 5000, limit: 4096 })
+            Err(FrameError::TooLarge {
+                len: 5000,
+                limit: 4096
+            })
         );
     }
 }

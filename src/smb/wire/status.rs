@@ -114,24 +114,6 @@ impl fmt::Display for NtStatus {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn displays_name_and_hex() {
-        assert_eq!(NtStatus::ACCESS_DENIED.to_string(), "STATUS_ACCESS_DENIED (0xc0000022)");
-        assert_eq!(NtStatus(0xC0AB_0001).to_string(), "NTSTATUS 0xc0ab0001");
-    }
-
-    #[test]
-    fn severity_classes() {
-        assert!(NtStatus::LOGON_FAILURE.is_error());
-        assert!(NtStatus::NO_MORE_FILES.is_warning());
-        assert!(NtStatus::PENDING.is_success());
-    }
-}
-
 impl NtStatus {
     /// A short human phrase for messages, in the habit of coreutils ("no such file").
     pub fn describe(self) -> &'static str {
@@ -163,5 +145,26 @@ impl NtStatus {
             Self::END_OF_FILE => "end of file",
             _ => "server error",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_name_and_hex() {
+        assert_eq!(
+            NtStatus::ACCESS_DENIED.to_string(),
+            "STATUS_ACCESS_DENIED (0xc0000022)"
+        );
+        assert_eq!(NtStatus(0xC0AB_0001).to_string(), "NTSTATUS 0xc0ab0001");
+    }
+
+    #[test]
+    fn severity_classes() {
+        assert!(NtStatus::LOGON_FAILURE.is_error());
+        assert!(NtStatus::NO_MORE_FILES.is_warning());
+        assert!(NtStatus::PENDING.is_success());
     }
 }
