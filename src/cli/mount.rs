@@ -30,41 +30,43 @@ pub struct MountRequest {
     pub fstype: Option<String>,
 }
 
+/// Decode a mountinfo field: the kernel escapes space, tab, newline and backslash as `\ooo`
+/// (three octal digits).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u16, |v, c| v * 8 + u16::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        match oct {
+            Some(v) if b[i] == b'\\' => {
+                out.push(v);
+                i += 4;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Mount points listed in /proc/self/mountinfo (octal escapes decoded).
 pub fn mount_points() -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    // The kernel escapes space, tab, newline and backslash as \ooo (three octal digits).
-    let unescape = |s: &str| {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let oct = b
-                .get(i + 1..i + 4)
-                .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
-                .map(|d| d.iter().fold(0u16, |v, c| v * 8 + u16::from(c - b'0')))
-                .and_then(|v| u8::try_from(v).ok());
-            match oct {
-                Some(v) if b[i] == b'\\' => {
-                    out.push(v);
-                    i += 4;
-                }
-                _ => {
-                    out.push(b[i]);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             let sep = f.iter().position(|x| *x == "-")?;
             Some((
-                unescape(f.get(4)?),
+                unescape_mountinfo(f.get(4)?),
                 f.get(sep + 1)?.to_string(),
-                unescape(f.get(sep + 2)?),
+                unescape_mountinfo(f.get(sep + 2)?),
             ))
         })
         .collect()
@@ -491,7 +493,14 @@ mod tests {
 
     #[test]
     fn mountinfo_unescape_is_byte_safe() {
-        // Only checks that decoding a real mountinfo never panics and finds "/".
+        assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
+        assert_eq!(unescape_mountinfo("/x\\134y"), "/x\\y");
+        assert_eq!(
+            unescape_mountinfo("/\\777/\\04"),
+            "/\\777/\\04",
+            "not valid escapes"
+        );
+        assert_eq!(unescape_mountinfo("/héllo\\040wörld"), "/héllo wörld");
         assert!(mount_points().iter().any(|(m, _, _)| m == "/"));
     }
 
