@@ -4,6 +4,7 @@
 //! replies from it (the `TokioAdapter` pattern), so the FUSE thread never waits on the network
 //! and many operations are in flight on the one SMB connection at once.
 pub mod mfsymlink;
+pub mod readahead;
 
 use crate::fuse::attr::{Kind, Ownership, Stat, from_filetime};
 use crate::fuse::errno;
@@ -50,8 +51,10 @@ pub struct SmbFsConfig {
 }
 
 enum Handle {
+    /// `ra`: read-ahead state for handles opened read-only (not with `cache=none`).
     File {
         file: File,
+        ra: Option<readahead::ReadAhead>,
     },
     Dir {
         ino: u64,
@@ -268,7 +271,7 @@ impl Inner {
         let path = self.smb(&rel);
         let handle = fh.and_then(|f| self.handles.get(f));
         let open_file = match handle.as_deref() {
-            Some(Handle::File { file }) => Some(file.clone()),
+            Some(Handle::File { file, .. }) => Some(file.clone()),
             _ => None,
         };
         if let Some(len) = size {
@@ -475,7 +478,8 @@ impl Inner {
         if flags & libc::O_TRUNC != 0 {
             self.lock().invalidate(ino);
         }
-        Ok(self.handles.insert(Handle::File { file }))
+        let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
+        Ok(self.handles.insert(Handle::File { file, ra }))
     }
 
     async fn create(
@@ -518,20 +522,49 @@ impl Inner {
             t.invalidate(parent);
             t.lookup(parent, &name, id, s)
         };
-        let fh = self.handles.insert(Handle::File { file });
+        let fh = self.handles.insert(Handle::File { file, ra: None });
         Ok((self.attr(ino, &s), self.ttl(&s), fh))
     }
 
     fn file(&self, fh: u64) -> R<File> {
         match self.handles.get(fh).as_deref() {
-            Some(Handle::File { file }) => Ok(file.clone()),
+            Some(Handle::File { file, .. }) => Ok(file.clone()),
             _ => Err(Errno::EBADF),
         }
     }
 
     async fn read(&self, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
-        let f = self.file(fh)?;
-        f.read_at(offset, size as usize).await.map_err(err)
+        let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
+        let Handle::File { file, ra } = &*h else {
+            return Err(Errno::EBADF);
+        };
+        let Some(ra) = ra else {
+            return file.read_at(offset, size as usize).await.map_err(err);
+        };
+        let fetch = |f: File, at: u64| async move {
+            f.start_read(at, readahead::CHUNK as u32)
+                .wait()
+                .await
+                .map_err(|e| errno::from_error(&e))
+        };
+        let plan = ra.plan(offset, u64::from(size), file.info().size);
+        for (at, cell) in plan.to_fetch {
+            let f = file.clone();
+            self_spawn(async move {
+                cell.get_or_init(|| fetch(f, at)).await;
+            });
+        }
+        let mut parts = Vec::with_capacity(plan.needed.len());
+        for (at, cell) in plan.needed {
+            match cell.get_or_init(|| fetch(file.clone(), at)).await {
+                Ok(b) => parts.push((at, b.clone())),
+                Err(e) => {
+                    ra.clear();
+                    return Err(Errno::from_i32(*e));
+                }
+            }
+        }
+        Ok(readahead::assemble(&parts, offset, u64::from(size)))
     }
 
     async fn write(&self, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
@@ -552,7 +585,7 @@ impl Inner {
 
     async fn release(&self, fh: u64) -> R<()> {
         match self.handles.remove(fh).as_deref() {
-            Some(Handle::File { file }) => file.close().await.map(|_| ()).map_err(err),
+            Some(Handle::File { file, .. }) => file.close().await.map(|_| ()).map_err(err),
             _ => Ok(()),
         }
     }
@@ -632,6 +665,11 @@ impl SmbFs {
     {
         self.rt.spawn(f(self.inner.clone()));
     }
+}
+
+/// Start a background task on the current runtime (read-ahead fetches outlive the read).
+fn self_spawn(f: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(f);
 }
 
 fn kind_of(s: &Stat) -> FileType {
