@@ -353,6 +353,19 @@ impl Client {
         } else {
             spnego.session_key()
         };
+        // A signed final response that says guest or null is still checked with the key
+        // authentication gave us: SessionFlags are what the signature protects, and a flipped
+        // IS_GUEST must not turn a signed session into an unsigned one.
+        if key.is_none()
+            && final_resp.header.is_signed()
+            && let Some(k) = spnego.session_key()
+        {
+            SessionSecurity::derive(&ci.neg, Some(&k), preauth.as_ref(), false, false)?
+                .verify(&final_resp.msg)
+                .map_err(|_| ProtocolError::BadSignature {
+                    command: Command::SESSION_SETUP,
+                })?;
+        }
         if must_sign && key.is_none() && ci.cfg.require_signing {
             return Err(Error::InvalidInput(format!(
                 "signing was required but a {} session has no key to sign with",
