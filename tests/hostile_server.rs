@@ -5,6 +5,8 @@
 #[path = "support/mock_smb.rs"]
 mod mock_smb;
 
+use fusevol::smb::auth::AuthError;
+use fusevol::smb::auth::spnego::{NegState, NegTokenResp};
 use fusevol::smb::proto::credits::TARGET_WINDOW;
 use fusevol::smb::proto::negotiate::NegotiateError;
 use fusevol::smb::wire::negotiate::{Dialect, NegotiateContext, security_mode};
@@ -91,7 +93,9 @@ async fn assert_client_still_works() {
     assert_eq!(&data[..], b"hello");
     bounded("close", f.close()).await.expect("close");
     drop((f, t, c));
-    bounded("server", server).await.expect("well-behaved server");
+    bounded("server", server)
+        .await
+        .expect("well-behaved server");
 }
 
 /// Connect to a server that answers NEGOTIATE with the message `reply` builds from the request
@@ -115,7 +119,9 @@ where
 
 fn good_negotiate(p: &Peer, req: &Header) -> Vec<u8> {
     let resp = negotiate_response(Dialect::SMB_3_1_1);
-    build(&p.reply_header(req, NtStatus::SUCCESS), |m| resp.encode(m, 0))
+    build(&p.reply_header(req, NtStatus::SUCCESS), |m| {
+        resp.encode(m, 0)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,9 +481,7 @@ async fn reply_with_another_command_is_a_command_mismatch() {
     let err = negotiate_answered_with(|p, req| {
         let mut h = p.reply_header(req, NtStatus::SUCCESS);
         h.command = Command::ECHO;
-        build(&h, |m| {
-            fusevol::smb::wire::echo::EchoResponse.encode(m, 0)
-        })
+        build(&h, |m| fusevol::smb::wire::echo::EchoResponse.encode(m, 0))
     })
     .await;
     assert!(
@@ -818,6 +822,53 @@ async fn tampered_final_session_setup_is_refused() {
 }
 
 #[tokio::test]
+async fn a_third_session_setup_round_is_refused_by_name() {
+    let mock = Mock::start().await;
+    let cfg = mock.config();
+    let server = script(mock, |mut p| async move {
+        p.negotiate().await;
+        let req = p.session_setup_until_final().await;
+        // Another challenge after AUTHENTICATE, which NTLM does not have.
+        let token = NegTokenResp {
+            neg_state: Some(NegState::ACCEPT_INCOMPLETE),
+            response_token: Some(b"NTLMSSP\0".to_vec()),
+            ..Default::default()
+        }
+        .encode();
+        p.reply(&req, NtStatus::MORE_PROCESSING_REQUIRED, |m| {
+            SessionSetupResponse {
+                session_flags: 0,
+                security_buffer: token,
+            }
+            .encode(m, 0)
+        })
+        .await;
+        p.expect_closed().await;
+    });
+    let c = bounded("connect", Client::connect(cfg)).await.unwrap();
+    let err = bounded("session setup", c.session_setup(&auth()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Auth(AuthError::UnexpectedToken(
+                "STATUS_MORE_PROCESSING_REQUIRED"
+            ))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "authentication failed: unexpected STATUS_MORE_PROCESSING_REQUIRED from the server after \
+         NTLM completed"
+    );
+    drop(c);
+    bounded("server", server).await.unwrap();
+    assert_client_still_works().await;
+}
+
+#[tokio::test]
 async fn correctly_signed_guest_final_session_setup_is_accepted() {
     // The other side of the check above: a server that says guest and signs with the real key
     // is believed (the session then runs unsigned, as guest sessions do).
@@ -837,7 +888,9 @@ async fn correctly_signed_guest_final_session_setup_is_accepted() {
         .await
         .expect("guest session");
     assert!(s.is_guest() && !s.signing());
-    bounded("tree connect", s.tree_connect("share")).await.unwrap();
+    bounded("tree connect", s.tree_connect("share"))
+        .await
+        .unwrap();
     drop((s, c));
     bounded("server", server).await.unwrap();
 }
@@ -1074,10 +1127,7 @@ async fn compound_reply_with_a_hostile_next_command_drops_the_connection() {
             p.setup(0).await;
             let msgs = p.recv().await.unwrap();
             let cmds: Vec<_> = msgs.iter().map(|m| m.header.command).collect();
-            assert_eq!(
-                cmds,
-                [Command::CREATE, Command::QUERY_INFO, Command::CLOSE]
-            );
+            assert_eq!(cmds, [Command::CREATE, Command::QUERY_INFO, Command::CLOSE]);
             let mut frame = Vec::new();
             for (i, req) in msgs.iter().enumerate() {
                 let start = frame.len();

@@ -328,6 +328,13 @@ impl Client {
             }
             let status = resp.status();
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
+                if round > 1 {
+                    // NTLM has one challenge; after AUTHENTICATE the server must decide.
+                    return Err(crate::smb::auth::AuthError::UnexpectedToken(
+                        "STATUS_MORE_PROCESSING_REQUIRED",
+                    )
+                    .into());
+                }
                 if let Some(h) = preauth.as_mut() {
                     h.update(&resp.msg);
                 }
