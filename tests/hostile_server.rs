@@ -540,7 +540,7 @@ async fn credit_floods_are_capped() {
     let extra = 4;
     let mock = Mock::start().await;
     let mut cfg = mock.config();
-    cfg.request_timeout = Duration::from_secs(2);
+    cfg.request_timeout = Duration::from_secs(1);
     let server = script(mock, move |mut p| async move {
         let req = p.recv_one(Command::NEGOTIATE).await;
         // 16 unsolicited replies granting 65535 each, then the real one, also 65535: over a
