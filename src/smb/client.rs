@@ -328,6 +328,13 @@ impl Client {
             }
             let status = resp.status();
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
+                if round > 1 {
+                    // NTLM has one challenge; after AUTHENTICATE the server must decide.
+                    return Err(crate::smb::auth::AuthError::UnexpectedToken(
+                        "STATUS_MORE_PROCESSING_REQUIRED",
+                    )
+                    .into());
+                }
                 if let Some(h) = preauth.as_mut() {
                     h.update(&resp.msg);
                 }
@@ -353,6 +360,19 @@ impl Client {
         } else {
             spnego.session_key()
         };
+        // A signed final response that says guest or null is still checked with the key
+        // authentication gave us: SessionFlags are what the signature protects, and a flipped
+        // IS_GUEST must not turn a signed session into an unsigned one.
+        if key.is_none()
+            && final_resp.header.is_signed()
+            && let Some(k) = spnego.session_key()
+        {
+            SessionSecurity::derive(&ci.neg, Some(&k), preauth.as_ref(), false, false)?
+                .verify(&final_resp.msg)
+                .map_err(|_| ProtocolError::BadSignature {
+                    command: Command::SESSION_SETUP,
+                })?;
+        }
         if must_sign && key.is_none() && ci.cfg.require_signing {
             return Err(Error::InvalidInput(format!(
                 "signing was required but a {} session has no key to sign with",
