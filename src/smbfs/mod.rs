@@ -548,6 +548,13 @@ impl Inner {
                 .map_err(|e| errno::from_error(&e))
         };
         let plan = ra.plan(offset, u64::from(size), file.info().size);
+        tracing::trace!(
+            offset,
+            size,
+            fetch = plan.to_fetch.len(),
+            need = plan.needed.len(),
+            "read"
+        );
         for (at, cell) in plan.to_fetch {
             let f = file.clone();
             self_spawn(async move {

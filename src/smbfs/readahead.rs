@@ -45,15 +45,19 @@ impl ReadAhead {
     pub fn plan(&self, off: u64, len: u64, size: u64) -> Plan {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let sequential = off == st.seq_end || (off < st.seq_end && off + len > st.seq_end);
+        // The kernel's asynchronous reads arrive slightly out of order: a read just behind the
+        // front (within the window) or just ahead of it keeps the window as it is.
+        let back = (st.window + 2) * CHUNK;
+        let near = off + back >= st.seq_end && off <= st.seq_end + CHUNK;
         st.window = if sequential {
             (st.window * 2).clamp(MIN_WINDOW, MAX_WINDOW)
-        } else if off / CHUNK == st.seq_end / CHUNK {
+        } else if near {
             st.window
         } else {
             0
         };
         st.seq_end = st.seq_end.max(off + len);
-        if !sequential && st.window == 0 {
+        if !sequential && !near {
             st.seq_end = off + len;
         }
         let first = off / CHUNK;
@@ -160,6 +164,23 @@ mod tests {
         let p = ra.plan(90 * CHUNK + 5, 4096, size);
         assert_eq!(p.to_fetch.len(), 1);
         assert_eq!(p.needed.len(), 1);
+    }
+
+    #[test]
+    fn slightly_out_of_order_reads_keep_the_window() {
+        let ra = ReadAhead::default();
+        let size = 100 * CHUNK;
+        let k = 131072;
+        for i in 0..6 {
+            ra.plan(i * k, k, size);
+        }
+        // 7 and then 6: the kernel's async reads overtaking each other.
+        let p = ra.plan(7 * k, k, size);
+        assert!(p.to_fetch.len() <= 16);
+        let p = ra.plan(6 * k, k, size);
+        assert!(p.to_fetch.is_empty(), "chunk 0 is already in flight");
+        let p = ra.plan(8 * k, k, size);
+        assert!(!p.to_fetch.is_empty(), "the window still moves forward");
     }
 
     #[test]
