@@ -5,6 +5,7 @@
 //! and many operations are in flight on the one SMB connection at once.
 pub mod mfsymlink;
 pub mod readahead;
+pub mod writebehind;
 
 use crate::fuse::attr::{Kind, Ownership, Stat, from_filetime};
 use crate::fuse::errno;
@@ -51,10 +52,12 @@ pub struct SmbFsConfig {
 }
 
 enum Handle {
-    /// `ra`: read-ahead state for handles opened read-only (not with `cache=none`).
+    /// `ra`: read-ahead state for handles opened read-only (not with `cache=none`);
+    /// `wb`: write-behind state for handles that write.
     File {
         file: File,
         ra: Option<readahead::ReadAhead>,
+        wb: Arc<writebehind::WriteBehind>,
     },
     Dir {
         ino: u64,
@@ -271,7 +274,10 @@ impl Inner {
         let path = self.smb(&rel);
         let handle = fh.and_then(|f| self.handles.get(f));
         let open_file = match handle.as_deref() {
-            Some(Handle::File { file, .. }) => Some(file.clone()),
+            Some(Handle::File { file, wb, .. }) => {
+                wb.drain().await.map_err(Errno::from_i32)?;
+                Some(file.clone())
+            }
             _ => None,
         };
         if let Some(len) = size {
@@ -479,7 +485,11 @@ impl Inner {
             self.lock().invalidate(ino);
         }
         let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
-        Ok(self.handles.insert(Handle::File { file, ra }))
+        Ok(self.handles.insert(Handle::File {
+            file,
+            ra,
+            wb: Arc::default(),
+        }))
     }
 
     async fn create(
@@ -522,22 +532,21 @@ impl Inner {
             t.invalidate(parent);
             t.lookup(parent, &name, id, s)
         };
-        let fh = self.handles.insert(Handle::File { file, ra: None });
+        let fh = self.handles.insert(Handle::File {
+            file,
+            ra: None,
+            wb: Arc::default(),
+        });
         Ok((self.attr(ino, &s), self.ttl(&s), fh))
-    }
-
-    fn file(&self, fh: u64) -> R<File> {
-        match self.handles.get(fh).as_deref() {
-            Some(Handle::File { file, .. }) => Ok(file.clone()),
-            _ => Err(Errno::EBADF),
-        }
     }
 
     async fn read(&self, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
-        let Handle::File { file, ra } = &*h else {
+        let Handle::File { file, ra, wb } = &*h else {
             return Err(Errno::EBADF);
         };
+        // A read sees every write made through this handle before it.
+        wb.drain().await.map_err(Errno::from_i32)?;
         let Some(ra) = ra else {
             return file.read_at(offset, size as usize).await.map_err(err);
         };
@@ -574,27 +583,64 @@ impl Inner {
         Ok(readahead::assemble(&parts, offset, u64::from(size)))
     }
 
+    /// Answered once the WRITE is on its way (write-behind); its outcome is reported by a later
+    /// write, flush (close), fsync or release.
     async fn write(&self, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
         self.ro()?;
-        let f = self.file(fh)?;
-        f.write_at(offset, &data).await.map_err(err)?;
+        let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
+        let Handle::File { file, wb, .. } = &*h else {
+            return Err(Errno::EBADF);
+        };
+        let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
+        let ticket = wb
+            .admit(offset, data.len())
+            .await
+            .map_err(Errno::from_i32)?;
+        let (file, wb) = (file.clone(), wb.clone());
+        tokio::spawn(async move {
+            let r = file.write_at(offset, &data).await.map_err(|e| {
+                tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
+                errno::from_error(&e)
+            });
+            wb.done(ticket, r);
+        });
         self.lock().invalidate(ino);
-        u32::try_from(data.len()).map_err(|_| Errno::EINVAL)
+        Ok(n)
+    }
+
+    /// Wait for this handle's writes; report a failure among them.
+    async fn settle(&self, fh: u64) -> R<Option<File>> {
+        match self.handles.get(fh).as_deref() {
+            Some(Handle::File { file, wb, .. }) => {
+                wb.drain().await.map_err(Errno::from_i32)?;
+                Ok(Some(file.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn flush(&self, fh: u64) -> R<()> {
+        self.settle(fh).await.map(|_| ())
     }
 
     async fn fsync(&self, fh: u64) -> R<()> {
+        let f = self.settle(fh).await?;
         if !self.cfg.strictsync || self.cfg.readonly {
             return Ok(());
         }
-        let f = self.file(fh)?;
-        f.flush().await.map_err(err)
+        match f {
+            Some(f) => f.flush().await.map_err(err),
+            None => Err(Errno::EBADF),
+        }
     }
 
     async fn release(&self, fh: u64) -> R<()> {
-        match self.handles.remove(fh).as_deref() {
+        let settled = self.settle(fh).await;
+        let closed = match self.handles.remove(fh).as_deref() {
             Some(Handle::File { file, .. }) => file.close().await.map(|_| ()).map_err(err),
             _ => Ok(()),
-        }
+        };
+        settled.and(closed)
     }
 
     async fn list(&self, ino: u64) -> R<Arc<Vec<DirItem>>> {
@@ -901,12 +947,18 @@ impl Filesystem for SmbFs {
         &self,
         _req: &Request,
         _ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        // Writes are sent before they are acknowledged: nothing is buffered here.
-        reply.ok();
+        // close(2): everything written through this handle must have landed, and a failed write
+        // is reported here so the program's close() sees it.
+        self.spawn(|fs| async move {
+            match fs.flush(fh.0).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
     }
 
     fn release(
