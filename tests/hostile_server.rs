@@ -1209,3 +1209,53 @@ async fn a_server_that_stops_reading_cannot_hang_callers() {
     bounded("server", server).await.unwrap();
     assert_client_still_works().await;
 }
+
+/// Keep-alive (issue 7): a server that goes silent after logon (answers nothing, closes nothing)
+/// is declared dead within twice `echo_interval`, and every operation then fails at once with a
+/// reason naming the ECHO — no request waits for the (much longer) request timeout.
+#[tokio::test]
+async fn silent_server_is_detected_by_echo_within_twice_the_interval() {
+    let mock = Mock::start().await;
+    let mut cfg = mock.config();
+    cfg.echo_interval = Some(Duration::from_millis(300));
+    cfg.request_timeout = Duration::from_secs(30);
+    let server = script(mock, |mut p| async move {
+        p.setup(0).await;
+        // Swallow everything from now on, ECHOs included, keeping the socket open.
+        while p.recv().await.is_some() {}
+    });
+    let (c, t) = tree(cfg).await;
+    let t0 = Instant::now();
+    let e = bounded("stat on a silent server", t.stat("x"))
+        .await
+        .unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(900),
+        "took {took:?}, more than 3x echo_interval"
+    );
+    assert!(disconnect_reason(&e).contains("did not answer ECHO"), "{e}");
+    let e = bounded("next op", t.stat("y")).await.unwrap_err();
+    assert!(disconnect_reason(&e).contains("did not answer ECHO"), "{e}");
+    drop((t, c));
+    server.abort();
+}
+
+/// A server that answers keeps the connection up through many intervals.
+#[tokio::test]
+async fn answered_echoes_keep_the_connection() {
+    let mock = Mock::start().await;
+    let mut cfg = mock.config();
+    cfg.echo_interval = Some(Duration::from_millis(100));
+    let server = script(mock, |mut p| async move {
+        p.setup(0).await;
+        p.serve().await;
+    });
+    let (c, t) = tree(cfg).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    bounded("stat after echoes", t.stat("x"))
+        .await
+        .expect("connection still alive");
+    drop((t, c));
+    server.abort();
+}

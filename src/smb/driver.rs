@@ -137,6 +137,12 @@ impl Conn {
         self.lock().sessions.get(&id.0).cloned()
     }
 
+    /// Close the connection: every request in flight and every later one fails with
+    /// `Disconnected(why)`.
+    pub fn close(&self, why: impl Into<String>) {
+        self.kill(why.into());
+    }
+
     pub fn is_dead(&self) -> bool {
         self.lock().dead.is_some()
     }
