@@ -326,7 +326,22 @@ fn fs_config(unc: &Unc, o: &CifsOptions) -> SmbFsConfig {
         serverino: o.serverino,
         direct_io: o.cache == CacheMode::None,
         writeback: o.cache == CacheMode::Loose,
+        hard: o.hard,
     }
+}
+
+/// A fresh connection, session and tree for a mount whose connection was lost.
+async fn reconnect(
+    unc: &Unc,
+    opts: &CifsOptions,
+    auth: &Auth,
+) -> Result<crate::smb::Tree, crate::smb::Error> {
+    let cfg = opts
+        .client_config(&unc.host, unc.port)
+        .map_err(|e| crate::smb::Error::InvalidInput(e.to_string()))?;
+    let client = crate::smb::Client::connect(cfg).await?;
+    let session = client.session_setup(auth).await?;
+    session.tree_connect(&unc.share).await
 }
 
 /// Connect, mount and serve until unmounted (or SIGINT/SIGTERM, which unmount cleanly).
@@ -356,7 +371,19 @@ fn serve(
         }
         Ok::<_, CliError>(tree)
     })?;
-    let fs = SmbFs::new(tree, fs_config(unc, opts), rt.handle().clone());
+    let connector: crate::smbfs::Connector = {
+        let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
+        std::sync::Arc::new(move || {
+            let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
+            Box::pin(async move { reconnect(&unc, &opts, &auth).await })
+        })
+    };
+    let fs = SmbFs::new(
+        tree,
+        fs_config(unc, opts),
+        Some(connector),
+        rt.handle().clone(),
+    );
     let mut config = fuser::Config::default();
     use fuser::MountOption as M;
     config.mount_options = vec![

@@ -11,6 +11,7 @@ use crate::fuse::attr::{Kind, Ownership, Stat, from_filetime};
 use crate::fuse::errno;
 use crate::fuse::handles::HandleTable;
 use crate::fuse::inode::{InodeTable, ROOT};
+use crate::smb::Error as SmbError;
 use crate::smb::client::{File, FileInfo, OpenOptions, Tree};
 use crate::smb::wire::create::{access, disposition, options};
 use crate::smb::wire::fscc::{self, FileBasicInformation};
@@ -49,13 +50,48 @@ pub struct SmbFsConfig {
     pub direct_io: bool,
     /// `cache=loose`: let the kernel cache writes (writeback cache).
     pub writeback: bool,
+    /// `hard`: after losing the server, wait (retrying) until it is back instead of failing.
+    pub hard: bool,
+}
+
+/// Builds a new tree connection (new TCP connection, session and tree) after the old one was
+/// lost: a server restart or a cut network. Given by the mount, which knows the credentials.
+pub type Connector = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<Tree, SmbError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The open file behind a handle, reopened by path after a reconnect.
+struct FileSlot {
+    cur: std::sync::RwLock<(File, u64)>,
+    /// Share-relative SMB path and how to open it again (never creating or truncating).
+    path: String,
+    reopen: OpenOptions,
+}
+
+impl FileSlot {
+    fn new(file: File, generation: u64, path: String, mut reopen: OpenOptions) -> Self {
+        reopen.disposition = disposition::OPEN;
+        Self {
+            cur: std::sync::RwLock::new((file, generation)),
+            path,
+            reopen,
+        }
+    }
+    fn get(&self) -> (File, u64) {
+        self.cur.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn info(&self) -> FileInfo {
+        self.get().0.info().clone()
+    }
 }
 
 enum Handle {
     /// `ra`: read-ahead state for handles opened read-only (not with `cache=none`);
     /// `wb`: write-behind state for handles that write.
     File {
-        file: File,
+        file: FileSlot,
         ra: Option<readahead::ReadAhead>,
         wb: Arc<writebehind::WriteBehind>,
     },
@@ -73,7 +109,10 @@ struct DirItem {
 }
 
 struct Inner {
-    tree: Tree,
+    /// The live tree and its generation (bumped by every reconnect).
+    tree: std::sync::RwLock<(Tree, u64)>,
+    connector: Option<Connector>,
+    reconnecting: tokio::sync::Mutex<()>,
     cfg: SmbFsConfig,
     inodes: Mutex<InodeTable<Stat>>,
     handles: HandleTable<Handle>,
@@ -134,6 +173,80 @@ fn unmap_name(name: &str, on: bool) -> String {
 }
 
 impl Inner {
+    fn tree(&self) -> (Tree, u64) {
+        self.tree.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replace a lost connection (once per generation, however many operations noticed).
+    /// `soft`: one attempt, its error returned; `hard`: retried with backoff until it works.
+    async fn reconnect(&self, seen: u64) -> Result<(), SmbError> {
+        let Some(connect) = &self.connector else {
+            return Err(SmbError::Disconnected(
+                "connection lost (no reconnect)".into(),
+            ));
+        };
+        let _one = self.reconnecting.lock().await;
+        if self.tree().1 != seen {
+            return Ok(());
+        }
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match connect().await {
+                Ok(t) => {
+                    tracing::info!("reconnected to the server");
+                    *self.tree.write().unwrap_or_else(|p| p.into_inner()) = (t, seen + 1);
+                    return Ok(());
+                }
+                Err(e) if self.cfg.hard => {
+                    tracing::warn!(error = %e, "server still unreachable (hard mount): retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Run `op` on the tree; if the connection turns out lost, reconnect and run it once more.
+    async fn on_tree<T, F, Fut>(&self, op: F) -> Result<T, SmbError>
+    where
+        F: Fn(Tree) -> Fut,
+        Fut: Future<Output = Result<T, SmbError>>,
+    {
+        let (t, g) = self.tree();
+        match op(t).await {
+            Err(e) if e.is_disconnect() && self.connector.is_some() => {
+                tracing::debug!(error = %e, "connection lost; reconnecting");
+                self.reconnect(g).await?;
+                op(self.tree().0).await
+            }
+            r => r,
+        }
+    }
+
+    /// Run `op` on an open file; after a lost connection, reconnect, reopen the file by path and
+    /// run it once more.
+    async fn on_file<T, F, Fut>(&self, slot: &FileSlot, op: F) -> Result<T, SmbError>
+    where
+        F: Fn(File) -> Fut,
+        Fut: Future<Output = Result<T, SmbError>>,
+    {
+        let (f, g) = slot.get();
+        match op(f).await {
+            Err(e) if e.is_disconnect() && self.connector.is_some() => {
+                tracing::debug!(error = %e, path = %slot.path, "connection lost; reopening");
+                if self.tree().1 == g {
+                    self.reconnect(g).await?;
+                }
+                let (t, tg) = self.tree();
+                let nf = t.open(&slot.path, &slot.reopen).await?;
+                *slot.cur.write().unwrap_or_else(|p| p.into_inner()) = (nf.clone(), tg);
+                op(nf).await
+            }
+            r => r,
+        }
+    }
+
     fn ttl(&self, s: &Stat) -> Duration {
         if s.kind == Kind::Dir {
             self.cfg.dir_ttl
@@ -208,15 +321,24 @@ impl Inner {
 
     /// A Minshall+French link's target, if `path` is one.
     async fn symlink_target(&self, smb_path: &str) -> Option<String> {
-        let f = self.tree.open(smb_path, &OpenOptions::read()).await.ok()?;
-        let data = f.read_at(0, mfsymlink::FILE_SIZE).await.ok();
-        let _ = f.close().await;
-        mfsymlink::decode(&data?)
+        let data = self
+            .on_tree(|t| async move {
+                let f = t.open(smb_path, &OpenOptions::read()).await?;
+                let data = f.read_at(0, mfsymlink::FILE_SIZE).await;
+                let _ = f.close().await;
+                data
+            })
+            .await
+            .ok()?;
+        mfsymlink::decode(&data)
     }
 
     /// Attributes of a share-relative path, symlinks recognised.
     async fn stat_path(&self, smb_path: &str) -> R<(Stat, Option<u64>)> {
-        let info = self.tree.stat(smb_path).await.map_err(err)?;
+        let info = self
+            .on_tree(|t| async move { t.stat(smb_path).await })
+            .await
+            .map_err(err)?;
         let mut s = Self::stat_of(&info);
         self.fix_symlink(smb_path, &mut s).await;
         let id = if self.cfg.serverino {
@@ -276,24 +398,32 @@ impl Inner {
         let open_file = match handle.as_deref() {
             Some(Handle::File { file, wb, .. }) => {
                 wb.drain().await.map_err(Errno::from_i32)?;
-                Some(file.clone())
+                Some(file)
             }
             _ => None,
         };
+        let path = path.as_str();
         if let Some(len) = size {
-            match &open_file {
-                Some(f) => f.set_len(len).await.map_err(err)?,
+            match open_file {
+                Some(slot) => self
+                    .on_file(slot, |f| async move { f.set_len(len).await })
+                    .await
+                    .map_err(err)?,
                 None => {
-                    let o = OpenOptions {
+                    let o = &OpenOptions {
                         access: access::FILE_WRITE_DATA
                             | access::FILE_READ_ATTRIBUTES
                             | access::SYNCHRONIZE,
                         ..OpenOptions::read()
                     };
-                    let f = self.tree.open(&path, &o).await.map_err(err)?;
-                    let r = f.set_len(len).await;
-                    let _ = f.close().await;
-                    r.map_err(err)?;
+                    self.on_tree(|t| async move {
+                        let f = t.open(path, o).await?;
+                        let r = f.set_len(len).await;
+                        let _ = f.close().await;
+                        r
+                    })
+                    .await
+                    .map_err(err)?;
                 }
             }
         }
@@ -304,7 +434,10 @@ impl Inner {
         };
         let mut attributes = 0u32;
         if let Some(m) = mode {
-            let cur = self.tree.stat(&path).await.map_err(err)?;
+            let cur = self
+                .on_tree(|t| async move { t.stat(path).await })
+                .await
+                .map_err(err)?;
             if !cur.is_dir() {
                 let ro = m & 0o222 == 0;
                 let mut a =
@@ -326,23 +459,30 @@ impl Inner {
                 change_time: 0,
                 file_attributes: attributes,
             };
-            match &open_file {
-                Some(f) => f.set_basic(info).await.map_err(err)?,
+            match open_file {
+                Some(slot) => self
+                    .on_file(slot, |f| async move { f.set_basic(info).await })
+                    .await
+                    .map_err(err)?,
                 None => {
-                    let o = OpenOptions {
+                    let o = &OpenOptions {
                         access: access::FILE_WRITE_ATTRIBUTES
                             | access::FILE_READ_ATTRIBUTES
                             | access::SYNCHRONIZE,
                         ..OpenOptions::read()
                     };
-                    let f = self.tree.open(&path, &o).await.map_err(err)?;
-                    let r = f.set_basic(info).await;
-                    let _ = f.close().await;
-                    r.map_err(err)?;
+                    self.on_tree(|t| async move {
+                        let f = t.open(path, o).await?;
+                        let r = f.set_basic(info).await;
+                        let _ = f.close().await;
+                        r
+                    })
+                    .await
+                    .map_err(err)?;
                 }
             }
         }
-        let (s, _) = self.stat_path(&path).await?;
+        let (s, _) = self.stat_path(path).await?;
         self.lock().set_attr(ino, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
@@ -363,7 +503,10 @@ impl Inner {
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
         let path = self.smb(&rel);
-        self.tree.mkdir(&path).await.map_err(err)?;
+        let p = path.as_str();
+        self.on_tree(|t| async move { t.mkdir(p).await })
+            .await
+            .map_err(err)?;
         let (s, id) = self.stat_path(&path).await?;
         let ino = self.lock().lookup(parent, &name, id, s);
         self.lock().invalidate(parent);
@@ -380,14 +523,15 @@ impl Inner {
         let data = mfsymlink::encode(target).ok_or(Errno::ENAMETOOLONG)?;
         let rel = self.child(parent, &name)?;
         let path = self.smb(&rel);
-        let f = self
-            .tree
-            .open(&path, &OpenOptions::create_new())
-            .await
-            .map_err(err)?;
-        let w = f.write_at(0, &data).await;
-        let _ = f.close().await;
-        w.map_err(err)?;
+        let (p, d) = (path.as_str(), data.as_slice());
+        self.on_tree(|t| async move {
+            let f = t.open(p, &OpenOptions::create_new()).await?;
+            let w = f.write_at(0, d).await;
+            let _ = f.close().await;
+            w
+        })
+        .await
+        .map_err(err)?;
         let (s, id) = self.stat_path(&path).await?;
         let ino = self.lock().lookup(parent, &name, id, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
@@ -397,11 +541,16 @@ impl Inner {
         self.ro()?;
         let name = self.name(name)?;
         let path = self.smb(&self.child(parent, &name)?);
-        let r = if dir {
-            self.tree.rmdir(&path).await
-        } else {
-            self.tree.remove(&path).await
-        };
+        let p = path.as_str();
+        let r = self
+            .on_tree(|t| async move {
+                if dir {
+                    t.rmdir(p).await
+                } else {
+                    t.remove(p).await
+                }
+            })
+            .await;
         r.map_err(err)?;
         let mut t = self.lock();
         t.unlink(parent, &name);
@@ -426,16 +575,24 @@ impl Inner {
         let from = self.smb(&self.child(parent, &name)?);
         let to = self.smb(&self.child(newparent, &newname)?);
         let replace = !flags.contains(RenameFlags::RENAME_NOREPLACE);
-        match self.tree.rename(&from, &to, replace).await {
+        let (f, t2) = (from.as_str(), to.as_str());
+        match self
+            .on_tree(|t| async move { t.rename(f, t2, replace).await })
+            .await
+        {
             Ok(()) => {}
             // POSIX rename replaces an empty directory; SMB refuses with ACCESS_DENIED or
             // COLLISION. Retry once after removing an empty destination directory.
             Err(e) if replace && e.status().is_some() => {
-                let dest = self.tree.stat(&to).await;
+                let dest = self.on_tree(|t| async move { t.stat(t2).await }).await;
                 match dest {
                     Ok(d) if d.is_dir() => {
-                        self.tree.rmdir(&to).await.map_err(err)?;
-                        self.tree.rename(&from, &to, replace).await.map_err(err)?;
+                        self.on_tree(|t| async move {
+                            t.rmdir(t2).await?;
+                            t.rename(f, t2, replace).await
+                        })
+                        .await
+                        .map_err(err)?;
                     }
                     _ => return Err(err(e)),
                 }
@@ -476,15 +633,17 @@ impl Inner {
             self.ro()?;
         }
         let path = self.smb(&self.path(ino)?);
+        let o = Self::open_options(flags);
+        let (p, or) = (path.as_str(), &o);
         let file = self
-            .tree
-            .open(&path, &Self::open_options(flags))
+            .on_tree(|t| async move { t.open(p, or).await })
             .await
             .map_err(err)?;
         if flags & libc::O_TRUNC != 0 {
             self.lock().invalidate(ino);
         }
         let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
+        let file = FileSlot::new(file, self.tree().1, path, o);
         Ok(self.handles.insert(Handle::File {
             file,
             ra,
@@ -515,7 +674,11 @@ impl Inner {
         if mode & 0o222 == 0 {
             o.attributes = fscc::attributes::READONLY;
         }
-        let file = self.tree.open(&path, &o).await.map_err(err)?;
+        let (p, or) = (path.as_str(), &o);
+        let file = self
+            .on_tree(|t| async move { t.open(p, or).await })
+            .await
+            .map_err(err)?;
         let info = file.info().clone();
         let mut s = Self::stat_of(&info);
         if info.is_dir() {
@@ -523,7 +686,10 @@ impl Inner {
         }
         // The CREATE response has no file id; one more round trip for stable inode numbers.
         let id = if self.cfg.serverino {
-            self.tree.stat(&path).await.ok().and_then(|i| i.file_index)
+            self.on_tree(|t| async move { t.stat(p).await })
+                .await
+                .ok()
+                .and_then(|i| i.file_index)
         } else {
             None
         };
@@ -532,6 +698,11 @@ impl Inner {
             t.invalidate(parent);
             t.lookup(parent, &name, id, s)
         };
+        let o = OpenOptions {
+            access: o.access,
+            ..OpenOptions::read()
+        };
+        let file = FileSlot::new(file, self.tree().1, path, o);
         let fh = self.handles.insert(Handle::File {
             file,
             ra: None,
@@ -542,21 +713,28 @@ impl Inner {
 
     async fn read(&self, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
-        let Handle::File { file, ra, wb } = &*h else {
+        let Handle::File { file: slot, ra, wb } = &*h else {
             return Err(Errno::EBADF);
         };
         // A read sees every write made through this handle before it.
         wb.drain().await.map_err(Errno::from_i32)?;
-        let Some(ra) = ra else {
-            return file.read_at(offset, size as usize).await.map_err(err);
+        let direct = || async {
+            self.on_file(
+                slot,
+                |f| async move { f.read_at(offset, size as usize).await },
+            )
+            .await
+            .map_err(err)
         };
+        let Some(ra) = ra else { return direct().await };
         let fetch = |f: File, at: u64| async move {
             f.start_read(at, readahead::CHUNK as u32)
                 .wait()
                 .await
                 .map_err(|e| errno::from_error(&e))
         };
-        let plan = ra.plan(offset, u64::from(size), file.info().size);
+        let file = slot.get().0;
+        let plan = ra.plan(offset, u64::from(size), slot.info().size);
         tracing::trace!(
             offset,
             size,
@@ -574,9 +752,11 @@ impl Inner {
         for (at, cell) in plan.needed {
             match cell.get_or_init(|| fetch(file.clone(), at)).await {
                 Ok(b) => parts.push((at, b.clone())),
-                Err(e) => {
+                Err(_) => {
+                    // Whatever failed (a lost connection included), forget the window and read
+                    // directly: that path reconnects and reopens the file when it can.
                     ra.clear();
-                    return Err(Errno::from_i32(*e));
+                    return direct().await;
                 }
             }
         }
@@ -584,11 +764,12 @@ impl Inner {
     }
 
     /// Answered once the WRITE is on its way (write-behind); its outcome is reported by a later
-    /// write, flush (close), fsync or release.
-    async fn write(&self, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
+    /// write, flush (close), fsync or release. A lost connection is handled in the background
+    /// like any other operation (reconnect, reopen, resend).
+    async fn write(self: &Arc<Self>, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
         self.ro()?;
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
-        let Handle::File { file, wb, .. } = &*h else {
+        let Handle::File { wb, .. } = &*h else {
             return Err(Errno::EBADF);
         };
         let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
@@ -596,12 +777,20 @@ impl Inner {
             .admit(offset, data.len())
             .await
             .map_err(Errno::from_i32)?;
-        let (file, wb) = (file.clone(), wb.clone());
+        let wb = wb.clone();
+        let fs = self.clone();
         tokio::spawn(async move {
-            let r = file.write_at(offset, &data).await.map_err(|e| {
-                tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
-                errno::from_error(&e)
-            });
+            let Handle::File { file: slot, .. } = &*h else {
+                return;
+            };
+            let d = data.as_slice();
+            let r = fs
+                .on_file(slot, |f| async move { f.write_at(offset, d).await })
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
+                    errno::from_error(&e)
+                });
             wb.done(ticket, r);
         });
         self.lock().invalidate(ino);
@@ -609,14 +798,12 @@ impl Inner {
     }
 
     /// Wait for this handle's writes; report a failure among them.
-    async fn settle(&self, fh: u64) -> R<Option<File>> {
-        match self.handles.get(fh).as_deref() {
-            Some(Handle::File { file, wb, .. }) => {
-                wb.drain().await.map_err(Errno::from_i32)?;
-                Ok(Some(file.clone()))
-            }
-            _ => Ok(None),
+    async fn settle(&self, fh: u64) -> R<Option<Arc<Handle>>> {
+        let h = self.handles.get(fh);
+        if let Some(Handle::File { wb, .. }) = h.as_deref() {
+            wb.drain().await.map_err(Errno::from_i32)?;
         }
+        Ok(h)
     }
 
     async fn flush(&self, fh: u64) -> R<()> {
@@ -624,20 +811,27 @@ impl Inner {
     }
 
     async fn fsync(&self, fh: u64) -> R<()> {
-        let f = self.settle(fh).await?;
+        let h = self.settle(fh).await?;
         if !self.cfg.strictsync || self.cfg.readonly {
             return Ok(());
         }
-        match f {
-            Some(f) => f.flush().await.map_err(err),
-            None => Err(Errno::EBADF),
+        match h.as_deref() {
+            Some(Handle::File { file, .. }) => self
+                .on_file(file, |f| async move { f.flush().await })
+                .await
+                .map_err(err),
+            _ => Err(Errno::EBADF),
         }
     }
 
     async fn release(&self, fh: u64) -> R<()> {
         let settled = self.settle(fh).await;
         let closed = match self.handles.remove(fh).as_deref() {
-            Some(Handle::File { file, .. }) => file.close().await.map(|_| ()).map_err(err),
+            // A handle lost with its connection has nothing left to close on the server.
+            Some(Handle::File { file, .. }) => match file.get().0.close().await {
+                Err(e) if e.is_disconnect() => Ok(()),
+                r => r.map(|_| ()).map_err(err),
+            },
             _ => Ok(()),
         };
         settled.and(closed)
@@ -645,7 +839,11 @@ impl Inner {
 
     async fn list(&self, ino: u64) -> R<Arc<Vec<DirItem>>> {
         let path = self.smb(&self.path(ino)?);
-        let entries = self.tree.list(&path).await.map_err(err)?;
+        let p = path.as_str();
+        let entries = self
+            .on_tree(|t| async move { t.list(p).await })
+            .await
+            .map_err(err)?;
         let mut items = Vec::with_capacity(entries.len());
         for e in entries {
             let info = FileInfo::from_dir_entry(&e);
@@ -687,7 +885,10 @@ impl Inner {
     }
 
     async fn statfs(&self) -> R<(u64, u64, u64, u32)> {
-        let s = self.tree.statfs().await.map_err(err)?;
+        let s = self
+            .on_tree(|t| async move { t.statfs().await })
+            .await
+            .map_err(err)?;
         let unit = u64::from(s.sectors_per_allocation_unit) * u64::from(s.bytes_per_sector);
         let bsize = u32::try_from(unit.clamp(512, 1 << 30)).unwrap_or(4096);
         Ok((
@@ -700,10 +901,18 @@ impl Inner {
 }
 
 impl SmbFs {
-    pub fn new(tree: Tree, cfg: SmbFsConfig, rt: tokio::runtime::Handle) -> Self {
+    /// `connector` rebuilds the connection after it is lost (`None`: a lost server stays lost).
+    pub fn new(
+        tree: Tree,
+        cfg: SmbFsConfig,
+        connector: Option<Connector>,
+        rt: tokio::runtime::Handle,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                tree,
+                tree: std::sync::RwLock::new((tree, 0)),
+                connector,
+                reconnecting: tokio::sync::Mutex::new(()),
                 cfg,
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
