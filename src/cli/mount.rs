@@ -77,6 +77,18 @@ fn is_mount_point(p: &Path) -> bool {
     mount_points().iter().any(|(m, _, _)| *m == s)
 }
 
+/// True outside any user namespace (uid 0 maps to uid 0 over the whole range).
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+fn has_fusermount3() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").is_file()))
+}
+
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -398,6 +410,16 @@ fn serve(
     }
     if opts.allow_other {
         config.acl = fuser::SessionACL::All;
+    }
+    if is_root() && in_initial_user_namespace() && has_fusermount3() {
+        // As real root, mount through fusermount3 as users do: mountinfo then shows the type as
+        // `fuse.fusevol` (fuser's direct mount(2) always says `fuse`), and `auto_unmount` removes
+        // the mount if this process ever dies instead of leaving a dead mount point behind.
+        // fusermount3 needs allow_root for that; for a root mount it admits the same users.
+        config.mount_options.push(M::AutoUnmount);
+        if config.acl == fuser::SessionACL::Owner {
+            config.acl = fuser::SessionACL::RootAndOwner;
+        }
     }
     config.n_threads = Some(2);
     let mut session = fuser::Session::new(fs, mp, &config).map_err(|e| {

@@ -1261,9 +1261,32 @@ impl Filesystem for SmbFs {
                 Ok(v) => v,
                 Err(e) => return reply.error(e),
             };
+            // "." and ".." come first (offsets 1 and 2); the kernel links no dentry for them,
+            // so they take no lookup reference.
+            if offset < 2 {
+                let parent = fs.lock().parent(ino).unwrap_or(ROOT);
+                for (n, (name, node)) in [(".", ino), ("..", parent)].into_iter().enumerate() {
+                    let n = n as u64;
+                    if n < offset {
+                        continue;
+                    }
+                    let attr = match fs.getattr(node).await {
+                        Ok((a, _)) => a,
+                        Err(e) => return reply.error(e),
+                    };
+                    if reply.add(
+                        INodeNo(node),
+                        n + 1,
+                        name,
+                        &Duration::ZERO,
+                        &attr,
+                        Generation(0),
+                    ) {
+                        return reply.ok();
+                    }
+                }
+            }
             let mut i = offset.max(2);
-            // "." and ".." are answered by the kernel from its own dentries under
-            // readdirplus; we start at the first real entry.
             while let Some(it) = items.get((i - 2) as usize) {
                 let child = fs.lock().lookup(ino, &it.name, it.server_id, it.stat);
                 let attr = fs.attr(child, &it.stat);
