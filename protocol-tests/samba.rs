@@ -217,6 +217,12 @@ impl Samba {
     /// Writes `data` to `share_dir(share)/rel` (creating parent dirs) owned by the test user.
     pub fn put_fixture(&self, share: &str, rel: &str, data: &[u8]) -> PathBuf {
         let root = self.share_dir(share);
+        assert!(
+            Path::new(rel)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))),
+            "fixture path {rel:?} must be relative, without '..'"
+        );
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).expect("create fixture dir");

@@ -13,7 +13,7 @@ die() {
     exit 1
 }
 
-PKGS=(samba samba-vfs-modules smbclient fuse3 libfuse3-dev pkg-config iproute2 procps python3)
+PKGS=(samba samba-vfs-modules smbclient fuse3 libfuse3-dev pkg-config iproute2 procps python3 git util-linux)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -16,6 +16,25 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Mount //host[:port]/share[/subdir] on MOUNTPOINT (rootless through fusermount3).
+    Mount {
+        source: String,
+        mountpoint: std::path::PathBuf,
+        /// mount.cifs options (username=…,credentials=FILE,vers=…,sec=…,uid=…,ro,…)
+        #[arg(short = 'o')]
+        options: Option<String>,
+        /// Stay in the foreground (until unmounted, SIGINT or SIGTERM).
+        #[arg(short = 'f')]
+        foreground: bool,
+        /// Filesystem type: cifs or smb3 (both mean this client).
+        #[arg(short = 't')]
+        fstype: Option<String>,
+        #[arg(long, hide = true)]
+        daemon_child: bool,
+    },
+    /// Unmount a fusevol mount.
+    #[command(alias = "unmount")]
+    Umount { mountpoint: std::path::PathBuf },
     /// Use a share directly, like smbclient (same -o options as mount).
     Smb {
         /// mount.cifs options: username=…,password=…,credentials=FILE,vers=…,sec=…,port=…
@@ -59,6 +78,7 @@ fn unc(s: &str) -> Result<Unc, CliError> {
 
 async fn run(args: Args) -> Result<(), CliError> {
     match args.cmd {
+        Cmd::Mount { .. } | Cmd::Umount { .. } => unreachable_in_async(),
         Cmd::Smb { options, op } => {
             let o = cli::smb::parse_opts(options.as_deref())?;
             match op {
@@ -78,6 +98,49 @@ async fn run(args: Args) -> Result<(), CliError> {
     }
 }
 
+/// Mount and umount run outside the async runtime (they build their own); `dispatch` routes them
+/// before one is started.
+fn unreachable_in_async() -> Result<(), CliError> {
+    Err(CliError::new(
+        "internal error: mount dispatched on the async path",
+    ))
+}
+
+fn sync_commands(cmd: &Cmd) -> Option<Result<(), CliError>> {
+    match cmd {
+        Cmd::Mount {
+            source,
+            mountpoint,
+            options,
+            foreground,
+            fstype,
+            daemon_child,
+        } => Some(if *daemon_child {
+            cli::mount::daemon_child(source, mountpoint)
+        } else {
+            cli::mount::mount(cli::mount::MountRequest {
+                source: source.clone(),
+                mountpoint: mountpoint.clone(),
+                options: options.clone().unwrap_or_default(),
+                foreground: *foreground,
+                fstype: fstype.clone(),
+            })
+        }),
+        Cmd::Umount { mountpoint } => Some(cli::mount::umount(mountpoint)),
+        _ => None,
+    }
+}
+
+fn exit_with(r: Result<(), CliError>) -> ! {
+    match r {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("fusevol: {e}");
+            std::process::exit(e.code);
+        }
+    }
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -86,7 +149,29 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    // mount(8) runs `mount.fusevol` (or `mount.fuse.fusevol`) as `SOURCE DIR -o OPTS`, and
+    // mount.fuse3 runs `fusevol SOURCE DIR -o OPTS` for type fuse.fusevol: both are a mount.
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    let helper = prog.starts_with("mount.");
+    if helper
+        || argv
+            .get(1)
+            .is_some_and(|a| a.starts_with("//") || a.starts_with("\\\\"))
+    {
+        match cli::mount::helper_args(&argv[1..]) {
+            Ok(Some(req)) => exit_with(cli::mount::mount(req)),
+            Ok(None) => exit_with(Ok(())),
+            Err(e) => exit_with(Err(e)),
+        }
+    }
     let args = Args::parse();
+    if let Some(r) = sync_commands(&args.cmd) {
+        exit_with(r);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -706,6 +706,7 @@ impl CifsOptions {
         c.dialects = dialects_for_vers(self.vers.as_deref())?;
         c.require_signing = self.sign;
         c.require_encryption = self.seal;
+        c.echo_interval = Some(self.echo_interval);
         c.max_read = self.rsize;
         c.max_write = self.wsize;
         Ok(c)

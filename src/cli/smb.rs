@@ -2,7 +2,7 @@
 //! and credential sources as `fusevol mount`.
 use super::{CliError, describe, fail};
 use crate::options::{self, CifsOptions, CredentialEnv, Unc};
-use crate::smb::client::{Client, OpenOptions, Tree, smb_path};
+use crate::smb::client::{Auth, Client, OpenOptions, Tree, smb_path};
 use crate::smb::wire::fscc;
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Read, Write};
@@ -17,22 +17,25 @@ pub async fn connect(unc: &Unc, opts: &CifsOptions) -> Result<Tree, CliError> {
     for w in &opts.warnings {
         eprintln!("fusevol: warning: {w}");
     }
+    let auth = opts.auth(&CredentialEnv::from_process(), &unc.share_unc())?;
+    connect_as(unc, opts, &auth).await
+}
+
+/// Connect, log on as `auth` and attach to the share named by `unc`.
+pub async fn connect_as(unc: &Unc, opts: &CifsOptions, auth: &Auth) -> Result<Tree, CliError> {
     let cfg = opts.client_config(&unc.host, unc.port)?;
     let target = format!("{}:{}", unc.host, cfg.port);
-    let auth = opts.auth(&CredentialEnv::from_process(), &unc.share_unc())?;
     let client = Client::connect(cfg).await.map_err(|e| match &e {
         crate::smb::Error::Connect { .. } | crate::smb::Error::ConnectTimeout { .. } => {
             CliError::new(e.to_string())
         }
         _ => CliError::new(format!("cannot negotiate with {target}: {}", describe(&e))),
     })?;
-    let session = client.session_setup(&auth).await.map_err(|e| {
-        let who = match &auth {
-            crate::smb::client::Auth::Ntlmv2(c) | crate::smb::client::Auth::Ntlmv1(c) => {
-                format!(" as '{}'", c.user())
-            }
-            crate::smb::client::Auth::Anonymous => " anonymously".into(),
-            crate::smb::client::Auth::Guest(_) => " as guest".into(),
+    let session = client.session_setup(auth).await.map_err(|e| {
+        let who = match auth {
+            Auth::Ntlmv2(c) | Auth::Ntlmv1(c) => format!(" as '{}'", c.user()),
+            Auth::Anonymous => " anonymously".into(),
+            Auth::Guest(_) => " as guest".into(),
         };
         CliError::new(format!("cannot log on to {target}{who}: {}", describe(&e)))
     })?;

@@ -57,6 +57,10 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// How long one request may wait for its final answer.
     pub request_timeout: Duration,
+    /// Keep-alive (`echo_interval=`): an ECHO after this much time, and the connection is
+    /// declared dead when one gets no answer within the same interval, so a dead server is
+    /// noticed within twice the interval (mount.cifs semantics). `None` disables it.
+    pub echo_interval: Option<Duration>,
     /// Upper bound for one READ (`rsize=`); the server's MaxReadSize bounds it too.
     pub max_read: Option<u32>,
     /// Upper bound for one WRITE (`wsize=`).
@@ -74,6 +78,7 @@ impl ClientConfig {
             require_encryption: false,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            echo_interval: None,
             max_read: None,
             max_write: None,
         }
@@ -245,6 +250,9 @@ impl Client {
             )));
         }
         tracing::debug!(dialect = %neg.dialect, cipher = ?neg.cipher, sign = neg.signing_algorithm, "negotiated");
+        if let Some(iv) = cfg.echo_interval {
+            tokio::spawn(keepalive(Arc::downgrade(&conn), iv));
+        }
         Ok(Self {
             inner: Arc::new(ClientInner {
                 conn,
@@ -328,6 +336,13 @@ impl Client {
             }
             let status = resp.status();
             if status == NtStatus::MORE_PROCESSING_REQUIRED {
+                if round > 1 {
+                    // NTLM has one challenge; after AUTHENTICATE the server must decide.
+                    return Err(crate::smb::auth::AuthError::UnexpectedToken(
+                        "STATUS_MORE_PROCESSING_REQUIRED",
+                    )
+                    .into());
+                }
                 if let Some(h) = preauth.as_mut() {
                     h.update(&resp.msg);
                 }
@@ -353,6 +368,19 @@ impl Client {
         } else {
             spnego.session_key()
         };
+        // A signed final response that says guest or null is still checked with the key
+        // authentication gave us: SessionFlags are what the signature protects, and a flipped
+        // IS_GUEST must not turn a signed session into an unsigned one.
+        if key.is_none()
+            && final_resp.header.is_signed()
+            && let Some(k) = spnego.session_key()
+        {
+            SessionSecurity::derive(&ci.neg, Some(&k), preauth.as_ref(), false, false)?
+                .verify(&final_resp.msg)
+                .map_err(|_| ProtocolError::BadSignature {
+                    command: Command::SESSION_SETUP,
+                })?;
+        }
         if must_sign && key.is_none() && ci.cfg.require_signing {
             return Err(Error::InvalidInput(format!(
                 "signing was required but a {} session has no key to sign with",
@@ -406,6 +434,34 @@ fn enc(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut v = Vec::new();
     f(&mut v);
     v
+}
+
+/// ECHO every `iv`; no answer within `iv` closes the connection (MS-SMB2 3.2.6.2 leaves the
+/// policy to the client; mount.cifs declares a server dead after twice `echo_interval`).
+async fn keepalive(conn: std::sync::Weak<Conn>, iv: Duration) {
+    loop {
+        tokio::time::sleep(iv).await;
+        let Some(c) = conn.upgrade() else { return };
+        if c.is_dead() {
+            return;
+        }
+        let echo = c.call(
+            OutFrame::single(&EchoRequest, TreeId(0)),
+            SessionId(0),
+            false,
+        );
+        match tokio::time::timeout(iv, echo).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.is_disconnect() => return,
+            Ok(Err(e)) => tracing::debug!(error = %e, "echo answered with an error"),
+            Err(_) => {
+                c.close(format!(
+                    "server did not answer ECHO within {iv:?} (echo_interval)"
+                ));
+                return;
+            }
+        }
+    }
 }
 
 fn wire_u8(v: u16) -> u8 {

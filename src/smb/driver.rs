@@ -27,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::AbortHandle;
 
 /// One final response, as received.
 #[derive(Debug, Clone)]
@@ -69,6 +70,9 @@ struct State {
     sessions: HashMap<u64, Arc<SessionSecurity>>,
     /// Why the connection is dead, once it is.
     dead: Option<String>,
+    /// The reader and writer tasks: stopped when the connection dies or is dropped, so a server
+    /// that neither answers nor closes cannot keep them (and a frame buffer) alive.
+    tasks: Vec<AbortHandle>,
 }
 
 /// A live connection. Cheap to share (`Arc<Conn>`).
@@ -101,6 +105,7 @@ impl Conn {
                 pending: Pending::default(),
                 sessions: HashMap::new(),
                 dead: None,
+                tasks: Vec::new(),
             }),
             credits: Semaphore::new(1),
             writer: tx,
@@ -108,8 +113,9 @@ impl Conn {
             nonce_salt: salt,
             request_timeout,
         });
-        tokio::spawn(writer_task(wr, rx, Arc::downgrade(&conn)));
-        tokio::spawn(reader_task(rd, Arc::downgrade(&conn)));
+        let w = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&conn)));
+        let r = tokio::spawn(reader_task(rd, Arc::downgrade(&conn)));
+        conn.lock().tasks = vec![w.abort_handle(), r.abort_handle()];
         conn
     }
 
@@ -129,6 +135,12 @@ impl Conn {
 
     pub fn session(&self, id: SessionId) -> Option<Arc<SessionSecurity>> {
         self.lock().sessions.get(&id.0).cloned()
+    }
+
+    /// Close the connection: every request in flight and every later one fails with
+    /// `Disconnected(why)`.
+    pub fn close(&self, why: impl Into<String>) {
+        self.kill(why.into());
     }
 
     pub fn is_dead(&self) -> bool {
@@ -258,8 +270,19 @@ impl Conn {
             )));
         }
         frame.buf[start..start + 4].copy_from_slice(&nbss::frame_header(len));
-        if self.writer.send((frame.buf, start)).await.is_err() {
-            return Err(self.dead_error());
+        match tokio::time::timeout(self.request_timeout, self.writer.send((frame.buf, start))).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(self.dead_error()),
+            Err(_) => {
+                // The send queue has been full for a whole request timeout: the server stopped
+                // reading. Our message ids are stamped, so the request cannot simply be dropped.
+                self.kill(format!(
+                    "the server stopped reading: a {first} request could not be sent within {:?}",
+                    self.request_timeout
+                ));
+                return Err(self.dead_error());
+            }
         }
         Ok((rxs, commands, sent))
     }
@@ -291,14 +314,18 @@ impl Conn {
 
     /// Mark the connection dead and fail every request in flight.
     fn kill(&self, why: String) {
-        let wakers: Vec<Waker> = {
+        let (wakers, tasks): (Vec<Waker>, Vec<AbortHandle>) = {
             let mut st = self.lock();
             if st.dead.is_none() {
                 st.dead = Some(why.clone());
             }
-            st.pending.drain().map(|e| e.waker).collect()
+            let tasks = std::mem::take(&mut st.tasks);
+            (st.pending.drain().map(|e| e.waker).collect(), tasks)
         };
         self.credits.close();
+        for t in tasks {
+            t.abort();
+        }
         for w in wakers {
             let _ = w.send(Err(Error::Disconnected(why.clone())));
         }
@@ -394,6 +421,15 @@ impl Conn {
     }
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for t in st.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
 /// Signature and encryption rules for a final response (MS-SMB2 3.2.5.1.1.1, 3.2.5.1.3).
 /// Returns whether the message is known authentic.
 fn check_protection(
@@ -454,6 +490,30 @@ async fn writer_task(
     let _ = wr.shutdown().await;
 }
 
+/// Fill `buf` with the rest of a frame; on failure, say how far it got.
+async fn read_frame(rd: &mut OwnedReadHalf, buf: &mut [u8]) -> std::result::Result<(), String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match rd.read(&mut buf[got..]).await {
+            Ok(0) => {
+                return Err(format!(
+                    "server closed the connection mid-frame ({got} of {} bytes received)",
+                    buf.len()
+                ));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(format!(
+                    "read failed mid-frame ({got} of {} bytes received): {e}",
+                    buf.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn reader_task(mut rd: OwnedReadHalf, conn: std::sync::Weak<Conn>) {
     let why = loop {
         let mut h = [0u8; 4];
@@ -469,8 +529,8 @@ async fn reader_task(mut rd: OwnedReadHalf, conn: std::sync::Weak<Conn>) {
             Err(e) => break ProtocolError::Frame(e).to_string(),
         };
         let mut buf = vec![0u8; len];
-        if let Err(e) = rd.read_exact(&mut buf).await {
-            break format!("read failed mid-frame: {e}");
+        if let Err(why) = read_frame(&mut rd, &mut buf).await {
+            break why;
         }
         let Some(c) = conn.upgrade() else { return };
         if let Err(e) = c.handle_frame(buf) {

@@ -1,0 +1,1150 @@
+//! An SMB share served as a read-write FUSE filesystem.
+//!
+//! Every `fuser::Filesystem` method copies its arguments, spawns a task on the tokio runtime and
+//! replies from it (the `TokioAdapter` pattern), so the FUSE thread never waits on the network
+//! and many operations are in flight on the one SMB connection at once.
+pub mod mfsymlink;
+pub mod readahead;
+pub mod writebehind;
+
+use crate::fuse::attr::{Kind, Ownership, Stat, from_filetime};
+use crate::fuse::errno;
+use crate::fuse::handles::HandleTable;
+use crate::fuse::inode::{InodeTable, ROOT};
+use crate::smb::client::{File, FileInfo, OpenOptions, Tree};
+use crate::smb::wire::create::{access, disposition, options};
+use crate::smb::wire::fscc::{self, FileBasicInformation};
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    Request, TimeOrNow, WriteFlags,
+};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// How the filesystem presents the share.
+#[derive(Debug, Clone)]
+pub struct SmbFsConfig {
+    /// Share-relative directory mounted as the root ("" for the share root).
+    pub root: String,
+    pub own: Ownership,
+    /// Refuse every change with EROFS (`ro`).
+    pub readonly: bool,
+    /// Attribute and entry cache lifetime for files (`actimeo`, `acregmax`).
+    pub file_ttl: Duration,
+    /// The same for directories (`acdirmax`).
+    pub dir_ttl: Duration,
+    /// fsync sends SMB2 FLUSH (unless `nostrictsync`).
+    pub strictsync: bool,
+    /// Minshall+French symlinks (`mfsymlinks`).
+    pub mfsymlinks: bool,
+    /// Map characters Windows forbids to the SFM private-use range (`mapposix`).
+    pub mapposix: bool,
+    /// Use the server's file ids to keep inode numbers stable (`serverino`).
+    pub serverino: bool,
+    /// `cache=none`: bypass the page cache (direct I/O).
+    pub direct_io: bool,
+    /// `cache=loose`: let the kernel cache writes (writeback cache).
+    pub writeback: bool,
+}
+
+enum Handle {
+    /// `ra`: read-ahead state for handles opened read-only (not with `cache=none`);
+    /// `wb`: write-behind state for handles that write.
+    File {
+        file: File,
+        ra: Option<readahead::ReadAhead>,
+        wb: Arc<writebehind::WriteBehind>,
+    },
+    Dir {
+        ino: u64,
+        entries: tokio::sync::Mutex<Option<Arc<Vec<DirItem>>>>,
+    },
+}
+
+#[derive(Clone)]
+struct DirItem {
+    name: String,
+    stat: Stat,
+    server_id: Option<u64>,
+}
+
+struct Inner {
+    tree: Tree,
+    cfg: SmbFsConfig,
+    inodes: Mutex<InodeTable<Stat>>,
+    handles: HandleTable<Handle>,
+}
+
+/// The filesystem handed to fuser.
+pub struct SmbFs {
+    inner: Arc<Inner>,
+    rt: tokio::runtime::Handle,
+}
+
+type R<T> = Result<T, Errno>;
+
+fn err(e: crate::smb::Error) -> Errno {
+    tracing::debug!(error = %e, "operation failed");
+    Errno::from_i32(errno::from_error(&e))
+}
+
+/// SFM mapping (mount.cifs `mapposix`): characters Windows forbids in names go to U+F0xx.
+fn map_name(name: &str, on: bool) -> String {
+    if !on {
+        return name.to_string();
+    }
+    name.chars()
+        .map(|c| match c {
+            '\u{1}'..='\u{1f}' => char::from_u32(0xF000 + c as u32).unwrap_or(c),
+            '"' => '\u{F020}',
+            '*' => '\u{F021}',
+            ':' => '\u{F022}',
+            '<' => '\u{F023}',
+            '>' => '\u{F024}',
+            '?' => '\u{F025}',
+            '\\' => '\u{F026}',
+            '|' => '\u{F027}',
+            c => c,
+        })
+        .collect()
+}
+
+fn unmap_name(name: &str, on: bool) -> String {
+    if !on {
+        return name.to_string();
+    }
+    name.chars()
+        .map(|c| match c as u32 {
+            0xF001..=0xF01F => char::from_u32(c as u32 - 0xF000).unwrap_or(c),
+            0xF020 => '"',
+            0xF021 => '*',
+            0xF022 => ':',
+            0xF023 => '<',
+            0xF024 => '>',
+            0xF025 => '?',
+            0xF026 => '\\',
+            0xF027 => '|',
+            _ => c,
+        })
+        .collect()
+}
+
+impl Inner {
+    fn ttl(&self, s: &Stat) -> Duration {
+        if s.kind == Kind::Dir {
+            self.cfg.dir_ttl
+        } else {
+            self.cfg.file_ttl
+        }
+    }
+
+    fn attr(&self, ino: u64, s: &Stat) -> FileAttr {
+        let mut a = s.to_attr(ino, &self.cfg.own);
+        if self.cfg.readonly {
+            a.perm &= !0o222;
+        }
+        a
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InodeTable<Stat>> {
+        self.inodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A name from the kernel, checked and mapped for the server.
+    fn name(&self, name: &OsStr) -> R<String> {
+        let s = name.to_str().ok_or(Errno::EINVAL)?;
+        if s.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if !self.cfg.mapposix && s.contains('\\') {
+            // A backslash is the SMB path separator: it cannot be part of a name.
+            return Err(Errno::EINVAL);
+        }
+        Ok(s.to_string())
+    }
+
+    /// Share-relative SMB path of a mount-relative path.
+    fn smb(&self, rel: &str) -> String {
+        let rel = map_name(rel, self.cfg.mapposix);
+        match (self.cfg.root.is_empty(), rel.is_empty()) {
+            (true, _) => rel,
+            (false, true) => self.cfg.root.clone(),
+            (false, false) => format!("{}/{}", self.cfg.root, rel),
+        }
+    }
+
+    fn path(&self, ino: u64) -> R<String> {
+        self.lock().path(ino).ok_or(Errno::ENOENT)
+    }
+
+    fn child(&self, parent: u64, name: &str) -> R<String> {
+        self.lock().child_path(parent, name).ok_or(Errno::ENOENT)
+    }
+
+    fn ro(&self) -> R<()> {
+        if self.cfg.readonly {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn stat_of(info: &FileInfo) -> Stat {
+        Stat {
+            kind: if info.is_dir() { Kind::Dir } else { Kind::File },
+            size: info.size,
+            allocated: info.allocation_size,
+            atime: from_filetime(info.last_access_time),
+            mtime: from_filetime(info.last_write_time),
+            ctime: from_filetime(info.change_time),
+            crtime: from_filetime(info.creation_time),
+            readonly: info.is_readonly(),
+        }
+    }
+
+    /// A Minshall+French link's target, if `path` is one.
+    async fn symlink_target(&self, smb_path: &str) -> Option<String> {
+        let f = self.tree.open(smb_path, &OpenOptions::read()).await.ok()?;
+        let data = f.read_at(0, mfsymlink::FILE_SIZE).await.ok();
+        let _ = f.close().await;
+        mfsymlink::decode(&data?)
+    }
+
+    /// Attributes of a share-relative path, symlinks recognised.
+    async fn stat_path(&self, smb_path: &str) -> R<(Stat, Option<u64>)> {
+        let info = self.tree.stat(smb_path).await.map_err(err)?;
+        let mut s = Self::stat_of(&info);
+        self.fix_symlink(smb_path, &mut s).await;
+        let id = if self.cfg.serverino {
+            info.file_index
+        } else {
+            None
+        };
+        Ok((s, id))
+    }
+
+    async fn fix_symlink(&self, smb_path: &str, s: &mut Stat) {
+        if self.cfg.mfsymlinks
+            && s.kind == Kind::File
+            && s.size == mfsymlink::FILE_SIZE as u64
+            && let Some(t) = self.symlink_target(smb_path).await
+        {
+            s.kind = Kind::Symlink;
+            s.size = t.len() as u64;
+        }
+    }
+
+    async fn lookup(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
+        let name = self.name(name)?;
+        let rel = self.child(parent, &name)?;
+        let (s, id) = self.stat_path(&self.smb(&rel)).await?;
+        let ino = self.lock().lookup(parent, &name, id, s);
+        Ok((self.attr(ino, &s), self.ttl(&s)))
+    }
+
+    async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
+        let ttl = self.cfg.file_ttl.min(self.cfg.dir_ttl);
+        if let Some(s) = self.lock().attr(ino, ttl) {
+            return Ok((self.attr(ino, &s), self.ttl(&s)));
+        }
+        let rel = self.path(ino)?;
+        let (s, _) = self.stat_path(&self.smb(&rel)).await?;
+        self.lock().set_attr(ino, s);
+        Ok((self.attr(ino, &s), self.ttl(&s)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn setattr(
+        &self,
+        ino: u64,
+        mode: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        fh: Option<u64>,
+    ) -> R<(FileAttr, Duration)> {
+        if mode.is_some() || size.is_some() || atime.is_some() || mtime.is_some() {
+            self.ro()?;
+        }
+        let rel = self.path(ino)?;
+        let path = self.smb(&rel);
+        let handle = fh.and_then(|f| self.handles.get(f));
+        let open_file = match handle.as_deref() {
+            Some(Handle::File { file, wb, .. }) => {
+                wb.drain().await.map_err(Errno::from_i32)?;
+                Some(file.clone())
+            }
+            _ => None,
+        };
+        if let Some(len) = size {
+            match &open_file {
+                Some(f) => f.set_len(len).await.map_err(err)?,
+                None => {
+                    let o = OpenOptions {
+                        access: access::FILE_WRITE_DATA
+                            | access::FILE_READ_ATTRIBUTES
+                            | access::SYNCHRONIZE,
+                        ..OpenOptions::read()
+                    };
+                    let f = self.tree.open(&path, &o).await.map_err(err)?;
+                    let r = f.set_len(len).await;
+                    let _ = f.close().await;
+                    r.map_err(err)?;
+                }
+            }
+        }
+        let ft = |t: Option<TimeOrNow>| match t {
+            Some(TimeOrNow::SpecificTime(t)) => fscc::system_time_to_filetime(t),
+            Some(TimeOrNow::Now) => fscc::system_time_to_filetime(SystemTime::now()),
+            None => 0,
+        };
+        let mut attributes = 0u32;
+        if let Some(m) = mode {
+            let cur = self.tree.stat(&path).await.map_err(err)?;
+            if !cur.is_dir() {
+                let ro = m & 0o222 == 0;
+                let mut a =
+                    cur.attributes & !fscc::attributes::READONLY & !fscc::attributes::NORMAL;
+                if ro {
+                    a |= fscc::attributes::READONLY;
+                }
+                if a != cur.attributes {
+                    attributes = if a == 0 { fscc::attributes::NORMAL } else { a };
+                }
+            }
+        }
+        let times = (ft(atime), ft(mtime));
+        if times != (0, 0) || attributes != 0 {
+            let info = FileBasicInformation {
+                creation_time: 0,
+                last_access_time: times.0,
+                last_write_time: times.1,
+                change_time: 0,
+                file_attributes: attributes,
+            };
+            match &open_file {
+                Some(f) => f.set_basic(info).await.map_err(err)?,
+                None => {
+                    let o = OpenOptions {
+                        access: access::FILE_WRITE_ATTRIBUTES
+                            | access::FILE_READ_ATTRIBUTES
+                            | access::SYNCHRONIZE,
+                        ..OpenOptions::read()
+                    };
+                    let f = self.tree.open(&path, &o).await.map_err(err)?;
+                    let r = f.set_basic(info).await;
+                    let _ = f.close().await;
+                    r.map_err(err)?;
+                }
+            }
+        }
+        let (s, _) = self.stat_path(&path).await?;
+        self.lock().set_attr(ino, s);
+        Ok((self.attr(ino, &s), self.ttl(&s)))
+    }
+
+    async fn readlink(&self, ino: u64) -> R<Vec<u8>> {
+        if !self.cfg.mfsymlinks {
+            return Err(Errno::EINVAL);
+        }
+        let rel = self.path(ino)?;
+        self.symlink_target(&self.smb(&rel))
+            .await
+            .map(String::into_bytes)
+            .ok_or(Errno::EINVAL)
+    }
+
+    async fn mkdir(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
+        self.ro()?;
+        let name = self.name(name)?;
+        let rel = self.child(parent, &name)?;
+        let path = self.smb(&rel);
+        self.tree.mkdir(&path).await.map_err(err)?;
+        let (s, id) = self.stat_path(&path).await?;
+        let ino = self.lock().lookup(parent, &name, id, s);
+        self.lock().invalidate(parent);
+        Ok((self.attr(ino, &s), self.ttl(&s)))
+    }
+
+    async fn symlink(&self, parent: u64, name: &OsStr, target: &Path) -> R<(FileAttr, Duration)> {
+        self.ro()?;
+        if !self.cfg.mfsymlinks {
+            return Err(Errno::EPERM);
+        }
+        let name = self.name(name)?;
+        let target = target.to_str().ok_or(Errno::EINVAL)?;
+        let data = mfsymlink::encode(target).ok_or(Errno::ENAMETOOLONG)?;
+        let rel = self.child(parent, &name)?;
+        let path = self.smb(&rel);
+        let f = self
+            .tree
+            .open(&path, &OpenOptions::create_new())
+            .await
+            .map_err(err)?;
+        let w = f.write_at(0, &data).await;
+        let _ = f.close().await;
+        w.map_err(err)?;
+        let (s, id) = self.stat_path(&path).await?;
+        let ino = self.lock().lookup(parent, &name, id, s);
+        Ok((self.attr(ino, &s), self.ttl(&s)))
+    }
+
+    async fn unlink(&self, parent: u64, name: &OsStr, dir: bool) -> R<()> {
+        self.ro()?;
+        let name = self.name(name)?;
+        let path = self.smb(&self.child(parent, &name)?);
+        let r = if dir {
+            self.tree.rmdir(&path).await
+        } else {
+            self.tree.remove(&path).await
+        };
+        r.map_err(err)?;
+        let mut t = self.lock();
+        t.unlink(parent, &name);
+        t.invalidate(parent);
+        Ok(())
+    }
+
+    async fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> R<()> {
+        self.ro()?;
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            return Err(Errno::EINVAL);
+        }
+        let name = self.name(name)?;
+        let newname = self.name(newname)?;
+        let from = self.smb(&self.child(parent, &name)?);
+        let to = self.smb(&self.child(newparent, &newname)?);
+        let replace = !flags.contains(RenameFlags::RENAME_NOREPLACE);
+        match self.tree.rename(&from, &to, replace).await {
+            Ok(()) => {}
+            // POSIX rename replaces an empty directory; SMB refuses with ACCESS_DENIED or
+            // COLLISION. Retry once after removing an empty destination directory.
+            Err(e) if replace && e.status().is_some() => {
+                let dest = self.tree.stat(&to).await;
+                match dest {
+                    Ok(d) if d.is_dir() => {
+                        self.tree.rmdir(&to).await.map_err(err)?;
+                        self.tree.rename(&from, &to, replace).await.map_err(err)?;
+                    }
+                    _ => return Err(err(e)),
+                }
+            }
+            Err(e) => return Err(err(e)),
+        }
+        let mut t = self.lock();
+        t.rename(parent, &name, newparent, &newname);
+        t.invalidate(parent);
+        t.invalidate(newparent);
+        Ok(())
+    }
+
+    fn open_options(flags: i32) -> OpenOptions {
+        let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        let mut o = if write {
+            OpenOptions::read_write()
+        } else {
+            OpenOptions::read()
+        };
+        if write && flags & libc::O_TRUNC != 0 {
+            o.disposition = disposition::OVERWRITE;
+        }
+        o
+    }
+
+    fn fopen_flags(&self) -> FopenFlags {
+        if self.cfg.direct_io {
+            FopenFlags::FOPEN_DIRECT_IO
+        } else {
+            FopenFlags::empty()
+        }
+    }
+
+    async fn open(&self, ino: u64, flags: i32) -> R<u64> {
+        let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        if write || flags & libc::O_TRUNC != 0 {
+            self.ro()?;
+        }
+        let path = self.smb(&self.path(ino)?);
+        let file = self
+            .tree
+            .open(&path, &Self::open_options(flags))
+            .await
+            .map_err(err)?;
+        if flags & libc::O_TRUNC != 0 {
+            self.lock().invalidate(ino);
+        }
+        let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
+        Ok(self.handles.insert(Handle::File {
+            file,
+            ra,
+            wb: Arc::default(),
+        }))
+    }
+
+    async fn create(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> R<(FileAttr, Duration, u64)> {
+        self.ro()?;
+        let name = self.name(name)?;
+        let rel = self.child(parent, &name)?;
+        let path = self.smb(&rel);
+        let mut o = OpenOptions::create_truncate();
+        o.disposition = if flags & libc::O_EXCL != 0 {
+            disposition::CREATE
+        } else if flags & libc::O_TRUNC != 0 {
+            disposition::OVERWRITE_IF
+        } else {
+            disposition::OPEN_IF
+        };
+        o.options = options::NON_DIRECTORY_FILE;
+        if mode & 0o222 == 0 {
+            o.attributes = fscc::attributes::READONLY;
+        }
+        let file = self.tree.open(&path, &o).await.map_err(err)?;
+        let info = file.info().clone();
+        let mut s = Self::stat_of(&info);
+        if info.is_dir() {
+            s.kind = Kind::Dir;
+        }
+        // The CREATE response has no file id; one more round trip for stable inode numbers.
+        let id = if self.cfg.serverino {
+            self.tree.stat(&path).await.ok().and_then(|i| i.file_index)
+        } else {
+            None
+        };
+        let ino = {
+            let mut t = self.lock();
+            t.invalidate(parent);
+            t.lookup(parent, &name, id, s)
+        };
+        let fh = self.handles.insert(Handle::File {
+            file,
+            ra: None,
+            wb: Arc::default(),
+        });
+        Ok((self.attr(ino, &s), self.ttl(&s), fh))
+    }
+
+    async fn read(&self, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
+        let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
+        let Handle::File { file, ra, wb } = &*h else {
+            return Err(Errno::EBADF);
+        };
+        // A read sees every write made through this handle before it.
+        wb.drain().await.map_err(Errno::from_i32)?;
+        let Some(ra) = ra else {
+            return file.read_at(offset, size as usize).await.map_err(err);
+        };
+        let fetch = |f: File, at: u64| async move {
+            f.start_read(at, readahead::CHUNK as u32)
+                .wait()
+                .await
+                .map_err(|e| errno::from_error(&e))
+        };
+        let plan = ra.plan(offset, u64::from(size), file.info().size);
+        tracing::trace!(
+            offset,
+            size,
+            fetch = plan.to_fetch.len(),
+            need = plan.needed.len(),
+            "read"
+        );
+        for (at, cell) in plan.to_fetch {
+            let f = file.clone();
+            self_spawn(async move {
+                cell.get_or_init(|| fetch(f, at)).await;
+            });
+        }
+        let mut parts = Vec::with_capacity(plan.needed.len());
+        for (at, cell) in plan.needed {
+            match cell.get_or_init(|| fetch(file.clone(), at)).await {
+                Ok(b) => parts.push((at, b.clone())),
+                Err(e) => {
+                    ra.clear();
+                    return Err(Errno::from_i32(*e));
+                }
+            }
+        }
+        Ok(readahead::assemble(&parts, offset, u64::from(size)))
+    }
+
+    /// Answered once the WRITE is on its way (write-behind); its outcome is reported by a later
+    /// write, flush (close), fsync or release.
+    async fn write(&self, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
+        self.ro()?;
+        let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
+        let Handle::File { file, wb, .. } = &*h else {
+            return Err(Errno::EBADF);
+        };
+        let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
+        let ticket = wb
+            .admit(offset, data.len())
+            .await
+            .map_err(Errno::from_i32)?;
+        let (file, wb) = (file.clone(), wb.clone());
+        tokio::spawn(async move {
+            let r = file.write_at(offset, &data).await.map_err(|e| {
+                tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
+                errno::from_error(&e)
+            });
+            wb.done(ticket, r);
+        });
+        self.lock().invalidate(ino);
+        Ok(n)
+    }
+
+    /// Wait for this handle's writes; report a failure among them.
+    async fn settle(&self, fh: u64) -> R<Option<File>> {
+        match self.handles.get(fh).as_deref() {
+            Some(Handle::File { file, wb, .. }) => {
+                wb.drain().await.map_err(Errno::from_i32)?;
+                Ok(Some(file.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn flush(&self, fh: u64) -> R<()> {
+        self.settle(fh).await.map(|_| ())
+    }
+
+    async fn fsync(&self, fh: u64) -> R<()> {
+        let f = self.settle(fh).await?;
+        if !self.cfg.strictsync || self.cfg.readonly {
+            return Ok(());
+        }
+        match f {
+            Some(f) => f.flush().await.map_err(err),
+            None => Err(Errno::EBADF),
+        }
+    }
+
+    async fn release(&self, fh: u64) -> R<()> {
+        let settled = self.settle(fh).await;
+        let closed = match self.handles.remove(fh).as_deref() {
+            Some(Handle::File { file, .. }) => file.close().await.map(|_| ()).map_err(err),
+            _ => Ok(()),
+        };
+        settled.and(closed)
+    }
+
+    async fn list(&self, ino: u64) -> R<Arc<Vec<DirItem>>> {
+        let path = self.smb(&self.path(ino)?);
+        let entries = self.tree.list(&path).await.map_err(err)?;
+        let mut items = Vec::with_capacity(entries.len());
+        for e in entries {
+            let info = FileInfo::from_dir_entry(&e);
+            let mut stat = Self::stat_of(&info);
+            let name = unmap_name(&e.name, self.cfg.mapposix);
+            if self.cfg.mfsymlinks && stat.kind == Kind::File {
+                let p = if path.is_empty() {
+                    e.name.clone()
+                } else {
+                    format!("{path}/{}", e.name)
+                };
+                self.fix_symlink(&p, &mut stat).await;
+            }
+            let server_id = if self.cfg.serverino {
+                info.file_index
+            } else {
+                None
+            };
+            items.push(DirItem {
+                name,
+                stat,
+                server_id,
+            });
+        }
+        Ok(Arc::new(items))
+    }
+
+    async fn dir_items(&self, fh: u64, offset: u64) -> R<(u64, Arc<Vec<DirItem>>)> {
+        let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
+        let Handle::Dir { ino, entries } = &*h else {
+            return Err(Errno::EBADF);
+        };
+        let mut g = entries.lock().await;
+        if offset == 0 || g.is_none() {
+            *g = Some(self.list(*ino).await?);
+        }
+        let items = g.clone().ok_or(Errno::EIO)?;
+        Ok((*ino, items))
+    }
+
+    async fn statfs(&self) -> R<(u64, u64, u64, u32)> {
+        let s = self.tree.statfs().await.map_err(err)?;
+        let unit = u64::from(s.sectors_per_allocation_unit) * u64::from(s.bytes_per_sector);
+        let bsize = u32::try_from(unit.clamp(512, 1 << 30)).unwrap_or(4096);
+        Ok((
+            s.total_allocation_units,
+            s.actual_available_allocation_units,
+            s.caller_available_allocation_units,
+            bsize,
+        ))
+    }
+}
+
+impl SmbFs {
+    pub fn new(tree: Tree, cfg: SmbFsConfig, rt: tokio::runtime::Handle) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tree,
+                cfg,
+                inodes: Mutex::new(InodeTable::new()),
+                handles: HandleTable::default(),
+            }),
+            rt,
+        }
+    }
+
+    fn spawn<F>(&self, f: impl FnOnce(Arc<Inner>) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.rt.spawn(f(self.inner.clone()));
+    }
+}
+
+/// Start a background task on the current runtime (read-ahead fetches outlive the read).
+fn self_spawn(f: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(f);
+}
+
+fn kind_of(s: &Stat) -> FileType {
+    match s.kind {
+        Kind::Dir => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+        Kind::Symlink => FileType::Symlink,
+    }
+}
+
+impl Filesystem for SmbFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        let _ = config.set_max_background(64);
+        let mut want = InitFlags::FUSE_ASYNC_READ
+            | InitFlags::FUSE_BIG_WRITES
+            | InitFlags::FUSE_ATOMIC_O_TRUNC
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_MAX_PAGES;
+        if self.inner.cfg.writeback && !self.inner.cfg.readonly {
+            want |= InitFlags::FUSE_WRITEBACK_CACHE;
+        }
+        for flag in want.iter() {
+            let _ = config.add_capabilities(flag);
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let name = name.to_owned();
+        self.spawn(|fs| async move {
+            match fs.lookup(parent.0, &name).await {
+                Ok((a, ttl)) => reply.entry(&ttl, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inner.lock().forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.spawn(|fs| async move {
+            match fs.getattr(ino.0).await {
+                Ok((a, ttl)) => reply.attr(&ttl, &a),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        // Ownership cannot change without POSIX extensions: like the kernel client without
+        // `setuids`, chown is accepted and has no effect (tools that preserve owners keep going).
+        self.spawn(|fs| async move {
+            match fs
+                .setattr(ino.0, mode, size, atime, mtime, fh.map(|f| f.0))
+                .await
+            {
+                Ok((a, ttl)) => reply.attr(&ttl, &a),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.spawn(|fs| async move {
+            match fs.readlink(ino.0).await {
+                Ok(t) => reply.data(&t),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let name = name.to_owned();
+        self.spawn(|fs| async move {
+            match fs.mkdir(parent.0, &name).await {
+                Ok((a, ttl)) => reply.entry(&ttl, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.spawn(|fs| async move {
+            match fs.unlink(parent.0, &name, false).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.spawn(|fs| async move {
+            match fs.unlink(parent.0, &name, true).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let (name, target) = (link_name.to_owned(), target.to_owned());
+        self.spawn(|fs| async move {
+            match fs.symlink(parent.0, &name, &target).await {
+                Ok((a, ttl)) => reply.entry(&ttl, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let (name, newname) = (name.to_owned(), newname.to_owned());
+        self.spawn(|fs| async move {
+            match fs
+                .rename(parent.0, &name, newparent.0, &newname, flags)
+                .await
+            {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.spawn(|fs| async move {
+            match fs.open(ino.0, flags.0).await {
+                Ok(fh) => reply.opened(FileHandle(fh), fs.fopen_flags()),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        self.spawn(|fs| async move {
+            match fs.read(fh.0, offset, size).await {
+                Ok(d) => reply.data(&d),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let data = data.to_vec();
+        self.spawn(|fs| async move {
+            match fs.write(ino.0, fh.0, offset, data).await {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        // close(2): everything written through this handle must have landed, and a failed write
+        // is reported here so the program's close() sees it.
+        self.spawn(|fs| async move {
+            match fs.flush(fh.0).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(|fs| async move {
+            match fs.release(fh.0).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(|fs| async move {
+            match fs.fsync(fh.0).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let fh = self.inner.handles.insert(Handle::Dir {
+            ino: ino.0,
+            entries: tokio::sync::Mutex::new(None),
+        });
+        reply.opened(FileHandle(fh), FopenFlags::empty());
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        self.spawn(|fs| async move {
+            let (ino, items) = match fs.dir_items(fh.0, offset).await {
+                Ok(v) => v,
+                Err(e) => return reply.error(e),
+            };
+            let parent = fs.lock().parent(ino).unwrap_or(ROOT);
+            let mut i = offset;
+            loop {
+                let full = match i {
+                    0 => reply.add(INodeNo(ino), 1, FileType::Directory, "."),
+                    1 => reply.add(INodeNo(parent), 2, FileType::Directory, ".."),
+                    n => match items.get((n - 2) as usize) {
+                        Some(it) => {
+                            let child = fs.lock().find(ino, &it.name).unwrap_or(u64::MAX);
+                            reply.add(INodeNo(child), n + 1, kind_of(&it.stat), &it.name)
+                        }
+                        None => break,
+                    },
+                };
+                if full {
+                    break;
+                }
+                i += 1;
+            }
+            reply.ok();
+        });
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        self.spawn(|fs| async move {
+            let (ino, items) = match fs.dir_items(fh.0, offset).await {
+                Ok(v) => v,
+                Err(e) => return reply.error(e),
+            };
+            let mut i = offset.max(2);
+            // "." and ".." are answered by the kernel from its own dentries under
+            // readdirplus; we start at the first real entry.
+            while let Some(it) = items.get((i - 2) as usize) {
+                let child = fs.lock().lookup(ino, &it.name, it.server_id, it.stat);
+                let attr = fs.attr(child, &it.stat);
+                let ttl = fs.ttl(&it.stat);
+                if reply.add(INodeNo(child), i + 1, &it.name, &ttl, &attr, Generation(0)) {
+                    // Not sent: give back the reference we took.
+                    fs.lock().forget(child, 1);
+                    break;
+                }
+                i += 1;
+            }
+            reply.ok();
+        });
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.inner.handles.remove(fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.spawn(|fs| async move {
+            match fs.statfs().await {
+                Ok((blocks, bfree, bavail, bsize)) => {
+                    reply.statfs(blocks, bfree, bavail, 0, 0, bsize, 255, bsize)
+                }
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let name = name.to_owned();
+        self.spawn(|fs| async move {
+            match fs.create(parent.0, &name, mode & !umask, flags).await {
+                Ok((a, ttl, fh)) => {
+                    reply.created(&ttl, &a, Generation(0), FileHandle(fh), fs.fopen_flags())
+                }
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sfm_mapping_round_trips() {
+        let n = "a:b*c?d\"e<f>g|h\\i\u{1}";
+        let m = map_name(n, true);
+        assert!(!m.contains([':', '*', '?', '"', '<', '>', '|', '\\']));
+        assert_eq!(unmap_name(&m, true), n);
+        assert_eq!(map_name(n, false), n);
+    }
+
+    #[test]
+    fn open_flags_to_create_options() {
+        let o = Inner::open_options(libc::O_RDONLY);
+        assert_eq!(o.access, access::GENERIC_READ);
+        let o = Inner::open_options(libc::O_WRONLY | libc::O_TRUNC);
+        assert_eq!(o.disposition, disposition::OVERWRITE);
+        assert_ne!(o.access & access::GENERIC_WRITE, 0);
+    }
+}

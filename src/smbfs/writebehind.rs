@@ -1,0 +1,154 @@
+//! Write-behind for one open file: a FUSE write is answered as soon as its SMB WRITE is sent,
+//! so a sequential writer keeps several requests in flight instead of waiting a round trip per
+//! 1 MiB. Bounded: at most [`LIMIT`] bytes in flight per file.
+//!
+//! Rules that keep data safe:
+//! - a write overlapping one still in flight waits for it (the server may complete requests out
+//!   of order; the last writer must win);
+//! - the first failure is remembered and returned by the next write, `flush` (every close),
+//!   `fsync` and `release`: an error is reported, never dropped;
+//! - reads, truncation, fsync, flush and close wait until everything in flight has landed.
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Bytes in flight per open file.
+pub const LIMIT: usize = 16 << 20;
+
+#[derive(Default)]
+struct Inflight {
+    next_id: u64,
+    ranges: Vec<(u64, u64, u64)>,
+    error: Option<i32>,
+}
+
+pub struct WriteBehind {
+    budget: Arc<Semaphore>,
+    state: Mutex<Inflight>,
+    landed: Notify,
+}
+
+impl Default for WriteBehind {
+    fn default() -> Self {
+        Self {
+            budget: Arc::new(Semaphore::new(LIMIT)),
+            state: Mutex::default(),
+            landed: Notify::new(),
+        }
+    }
+}
+
+/// A write admitted into flight; [`WriteBehind::done`] must be called with it.
+pub struct Ticket {
+    id: u64,
+    permits: OwnedSemaphorePermit,
+}
+
+impl WriteBehind {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inflight> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error a previous write left, if any (taken: reported once, then the file is usable).
+    pub fn take_error(&self) -> Option<i32> {
+        self.lock().error.take()
+    }
+
+    /// Wait until `[off, off + len)` overlaps nothing in flight and the budget allows it, then
+    /// register it.
+    pub async fn admit(&self, off: u64, len: usize) -> Result<Ticket, i32> {
+        let end = off + len as u64;
+        loop {
+            let notified = self.landed.notified();
+            {
+                let st = self.lock();
+                if let Some(e) = st.error {
+                    return Err(e);
+                }
+                if !st.ranges.iter().any(|&(s, e, _)| s < end && off < e) {
+                    break;
+                }
+            }
+            notified.await;
+        }
+        let n = u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX);
+        let permits = self
+            .budget
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| libc::EIO)?;
+        let mut st = self.lock();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.ranges.push((off, end, id));
+        Ok(Ticket { id, permits })
+    }
+
+    /// A write finished (`Err(errno)` if it failed).
+    pub fn done(&self, t: Ticket, result: Result<(), i32>) {
+        {
+            let mut st = self.lock();
+            st.ranges.retain(|r| r.2 != t.id);
+            if let Err(e) = result {
+                st.error.get_or_insert(e);
+            }
+        }
+        drop(t.permits);
+        self.landed.notify_waiters();
+    }
+
+    /// Wait until nothing is in flight; then report (and clear) a failure.
+    pub async fn drain(&self) -> Result<(), i32> {
+        loop {
+            let notified = self.landed.notified();
+            if self.lock().ranges.is_empty() {
+                break;
+            }
+            notified.await;
+        }
+        match self.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leak() -> Arc<WriteBehind> {
+        Arc::new(WriteBehind::default())
+    }
+
+    #[tokio::test]
+    async fn overlapping_writes_wait_and_errors_are_reported_once() {
+        let wb = leak();
+        let a = wb.admit(0, 100).await.unwrap();
+        let b = wb.admit(100, 100).await.unwrap();
+        // An overlapping write must wait for `a`.
+        let w2 = wb.clone();
+        let waiter =
+            tokio::spawn(async move { w2.admit(50, 10).await.map(|t| w2.done(t, Ok(()))) });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        wb.done(a, Err(libc::ENOSPC));
+        // The waiter now sees the recorded error instead of writing after a failure.
+        assert_eq!(waiter.await.unwrap(), Err(libc::ENOSPC));
+        wb.done(b, Ok(()));
+        assert_eq!(wb.drain().await, Err(libc::ENOSPC));
+        assert_eq!(wb.drain().await, Ok(()), "reported once");
+    }
+
+    #[tokio::test]
+    async fn drain_waits_for_everything_in_flight() {
+        let wb = leak();
+        let t = wb.admit(0, LIMIT).await.unwrap();
+        let w2 = wb.clone();
+        let d = tokio::spawn(async move { w2.drain().await });
+        tokio::task::yield_now().await;
+        assert!(!d.is_finished());
+        wb.done(t, Ok(()));
+        assert_eq!(d.await.unwrap(), Ok(()));
+    }
+}
