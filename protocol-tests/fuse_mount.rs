@@ -1052,6 +1052,25 @@ fn fuse_file_io() {
     big2[1_000_000..1_010_000].fill(0xAB);
     assert_bytes(&root.join("big.bin"), &big2, "server after overwrite");
 
+    // 64-bit offsets: a byte beyond 5 GiB (sparse on the server).
+    let far = 5u64 << 30;
+    let file = ok(File::create(mnt.join("sparse.bin")), "create sparse.bin");
+    ok(file.write_all_at(b"far", far), "pwrite at 5 GiB");
+    drop(file);
+    assert_eq!(
+        fs::metadata(root.join("sparse.bin")).unwrap().len(),
+        far + 3,
+        "server size"
+    );
+    let file = ok(File::open(mnt.join("sparse.bin")), "open sparse.bin");
+    let mut b3 = [0u8; 3];
+    ok(file.read_exact_at(&mut b3, far), "pread at 5 GiB");
+    assert_eq!(&b3, b"far");
+    ok(file.read_exact_at(&mut b3, far / 2), "pread in the hole");
+    assert_eq!(b3, [0; 3]);
+    drop(file);
+    ok(fs::remove_file(mnt.join("sparse.bin")), "unlink sparse.bin");
+
     // utimes: through an fd (futimens) and by path (touch → utimensat).
     let t1 = 1_577_934_245; // 2020-01-02 03:04:05 UTC
     let file = ok(File::open(&f), "open for futimens");
@@ -1291,6 +1310,43 @@ fn fuse_namespace_ops() {
         b"n",
         "server after create under p2",
     );
+
+    // Names beyond ASCII, with spaces and punctuation, both ways.
+    let odd = [
+        "sp ace.txt",
+        "é ü ß.txt",
+        "日本語",
+        "emoji 🦀.bin",
+        "a#b%c&d+e=f@g[h]i{j}~'!,;",
+    ];
+    for name in odd {
+        ok(
+            fs::write(m(name), name.as_bytes()),
+            &format!("create {name:?}"),
+        );
+        assert_bytes(
+            &root.join(name),
+            name.as_bytes(),
+            &format!("{name:?} on the server"),
+        );
+    }
+    srv.put_fixture("share", "from server ñ.txt", b"srv");
+    let listed: BTreeSet<String> = ok(fs::read_dir(&mnt), "read_dir")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for name in odd.iter().copied().chain(["from server ñ.txt"]) {
+        assert!(listed.contains(name), "readdir lacks {name:?}: {listed:?}");
+    }
+    assert_bytes(
+        &m("from server ñ.txt"),
+        b"srv",
+        "a server-made non-ASCII name",
+    );
+    ok(
+        fs::rename(m("日本語"), m("日本語 2")),
+        "rename a non-ASCII name",
+    );
+    assert!(root.join("日本語 2").is_file());
 
     // Symlinks (mfsymlinks): symlink, readlink, follow, and the XSym file on the server.
     let target = "p2/q/r/leaf.txt";
@@ -1536,6 +1592,31 @@ fn fuse_visibility() {
         b"from sh\n",
         "server copy of the child's file",
     );
+
+    // Eight threads writing and reading their own files at once.
+    std::thread::scope(|sc| {
+        for t in 0..8u64 {
+            let mnt = &mnt;
+            sc.spawn(move || {
+                let data = pattern(1 << 20, 100 + t);
+                let path = mnt.join(format!("thread{t}.bin"));
+                for round in 0..3 {
+                    ok(
+                        fs::write(&path, &data),
+                        &format!("thread {t} write {round}"),
+                    );
+                    assert_bytes(&path, &data, &format!("thread {t} read {round}"));
+                }
+            });
+        }
+    });
+    for t in 0..8u64 {
+        assert_bytes(
+            &root.join(format!("thread{t}.bin")),
+            &pattern(1 << 20, 100 + t),
+            "a thread's file on the server",
+        );
+    }
 
     // Server-side changes show through the mount (attribute cache at most a few seconds).
     assert_bytes(
@@ -2394,4 +2475,49 @@ fn fuse_server_gone() {
 fn fuse_mountinfo_unescape() {
     assert_eq!(unescape(r"/tmp/a\040b\134c"), r"/tmp/a b\c");
     assert_eq!(unescape(r"/x\04"), r"/x\04");
+}
+
+/// A mount point whose path has spaces (escaped as \\040 in mountinfo): mount, use, refuse a
+/// second mount on it, unmount; also `-t smb3` and `-t cifs`.
+#[test]
+fn fuse_mountpoint_with_spaces() {
+    let Some(srv) = start() else { return };
+    srv.put_fixture("share", "s.txt", b"spaces");
+    let mnt = mountpoint(&srv, "with  two spaces");
+    for ty in ["smb3", "cifs"] {
+        let _m = MountGuard::new(&mnt);
+        let opts = srv.mount_options();
+        let r = run(&mut fv(&[
+            "mount",
+            "//127.0.0.1/share",
+            p(&mnt),
+            "-o",
+            &opts,
+            "-t",
+            ty,
+        ]));
+        assert!(r.ok(), "[-t {ty}] {}", r.describe("failed"));
+        fuse_entry_any(&mnt, &["//127.0.0.1/share"]);
+        assert_bytes(
+            &mnt.join("s.txt"),
+            b"spaces",
+            "read under a spaced mount point",
+        );
+        let again = run(&mut fv(&[
+            "mount",
+            "//127.0.0.1/share",
+            p(&mnt),
+            "-o",
+            &opts,
+        ]));
+        assert!(
+            !again.ok() && again.stderr.contains("is already a mount point"),
+            "{}",
+            again.describe("second mount on a spaced mount point")
+        );
+        assert_eq!(mounts_at(&mnt).len(), 1);
+        run(&mut fv(&["umount", p(&mnt)])).check();
+        assert_not_mounted(&mnt, "fusevol umount of a spaced mount point");
+        assert_no_daemon(&mnt, "fusevol umount of a spaced mount point");
+    }
 }
