@@ -2252,6 +2252,22 @@ fn fuse_mount_helper() {
         eprintln!("NOTE: no /sbin/mount.fuse3: the mount.fuse3 route is not checked");
     } else {
         let _m = MountGuard::new(&mnt);
+        // mount(8) runs helpers with a fixed PATH (mount.fuse3 then runs `fusevol` with none
+        // but /bin:/usr/bin's defaults): put the binary where an install would, for this step.
+        let installed = Path::new("/usr/local/bin/fusevol");
+        let ours = !installed.exists();
+        if ours {
+            symlink(bin(), installed).unwrap();
+        }
+        struct Remove(bool);
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                if self.0 {
+                    let _ = fs::remove_file("/usr/local/bin/fusevol");
+                }
+            }
+        }
+        let _rm = Remove(ours);
         let r = run(Command::new("mount")
             .args([
                 "-t",

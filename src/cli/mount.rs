@@ -84,9 +84,15 @@ fn in_initial_user_namespace() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether fuser will find `fusermount3`: it searches `PATH`, then /sbin and /bin (mount(8)
+/// runs helpers with no `PATH` at all).
 fn has_fusermount3() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").is_file()))
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").is_file()));
+    on_path
+        || ["/sbin/fusermount3", "/bin/fusermount3"]
+            .iter()
+            .any(|p| Path::new(p).is_file())
 }
 
 fn is_root() -> bool {
@@ -411,6 +417,12 @@ fn serve(
     if opts.allow_other {
         config.acl = fuser::SessionACL::All;
     }
+    tracing::debug!(
+        root = is_root(),
+        init_ns = in_initial_user_namespace(),
+        fusermount3 = has_fusermount3(),
+        "choosing how to mount"
+    );
     if is_root() && in_initial_user_namespace() && has_fusermount3() {
         // As real root, mount through fusermount3 as users do: mountinfo then shows the type as
         // `fuse.fusevol` (fuser's direct mount(2) always says `fuse`), and `auto_unmount` removes
@@ -431,6 +443,8 @@ fn serve(
         CliError::new(format!("cannot mount on '{}': {e}{hint}", mp.display()))
     })?;
     let mut unmounter = session.unmount_callable();
+    let auto_unmount = config.mount_options.contains(&M::AutoUnmount);
+    let mp_owned = mp.to_path_buf();
     rt.spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut term), Ok(mut int)) = (
@@ -446,6 +460,14 @@ fn serve(
         tracing::info!("signal received: unmounting");
         if let Err(e) = unmounter.unmount() {
             tracing::warn!(error = %e, "unmount on signal failed");
+        }
+        if auto_unmount {
+            // With auto_unmount fusermount3 unmounts only once we exit, and we exit only once
+            // unmounted: as root, unmount ourselves (lazily if the mount is busy).
+            use nix::mount::{MntFlags, umount2};
+            if umount2(&mp_owned, MntFlags::empty()).is_err() {
+                let _ = umount2(&mp_owned, MntFlags::MNT_DETACH);
+            }
         }
     });
     ready();
