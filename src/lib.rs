@@ -7,5 +7,7 @@
 //! - [`options`]: mount.cifs options, credential files and the environment.
 //! - [`cli`]: the command-line front end (`main.rs` only parses arguments).
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod options;
 pub mod smb;
