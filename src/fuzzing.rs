@@ -270,8 +270,8 @@ pub fn negotiate_response(data: &[u8]) {
         }
         assert_eq!(n.security_blob, r.security_buffer);
     }
-    // Only the offered dialects are ever accepted.
-    assert!(settle(&[Dialect(0x0999)], &r).is_err());
+    // Only offered dialects are ever accepted.
+    assert!(settle(&[], &r).is_err());
     // The GSS hint is parsed next.
     spnego_tokens(&r.security_buffer);
 }
@@ -302,6 +302,16 @@ pub fn tree_connect_response(data: &[u8]) {
 
 /// CREATE response (2.2.14) with its create-context chain (2.2.13.2).
 pub fn create_response(data: &[u8]) {
+    // The encoder (test server) cannot express a DataOffset past a name of almost 64 KiB: its
+    // u16 saturates. Such a context needs a 64 KiB+ input and is no client concern, so the round
+    // trip is skipped for it (decode must still not panic).
+    if let Ok(r) = CreateResponse::decode(data)
+        && r.contexts
+            .iter()
+            .any(|c| !c.data.is_empty() && c.name.len() > usize::from(u16::MAX) - 24)
+    {
+        return;
+    }
     let Some(r) = body_round_trip(data, CreateResponse::decode, CreateResponse::encode) else {
         return;
     };
