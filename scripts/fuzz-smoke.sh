@@ -7,6 +7,7 @@
 #   FUZZ_JOBS       targets run at the same time, default 2
 #   FUZZ_TARGETS    space-separated subset, default all (`cargo fuzz list`)
 #   FUZZ_SANITIZER  none (default: the crate forbids unsafe code; 2x faster), address, ...
+#   FUZZ_ARGS       extra libFuzzer flags for every run, e.g. "-max_len=131072"
 #   CARGO_TARGET_DIR  honoured (default fuzz/target)
 #
 # Needs a nightly toolchain (`cargo +nightly`); installs cargo-fuzz if missing. New inputs go to
@@ -19,6 +20,7 @@ ROOT=$PWD
 SECS=${FUZZ_SECONDS:-10}
 JOBS=${FUZZ_JOBS:-2}
 SAN=${FUZZ_SANITIZER:-none}
+read -r -a EXTRA <<<"${FUZZ_ARGS:-}"
 start=$(date +%s)
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
@@ -50,7 +52,7 @@ run_one() {
     [ -d "$seeds" ] || seeds=
     # -timeout: one input taking 10 s is a finding; -rss_limit_mb also caps single mallocs.
     if "$BIN/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" ${seeds:+"$seeds"} \
+        ${EXTRA[@]+"${EXTRA[@]}"} -artifact_prefix="$work/artifacts/$t/" "$work/corpus/$t" ${seeds:+"$seeds"} \
         >"$work/$t.log" 2>&1; then
         echo "ok $t"
     else

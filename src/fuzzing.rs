@@ -733,7 +733,7 @@ fn no_password(e: &AuthError) {
 
 /// `SpnegoNtlm` driven by arbitrary server tokens. Byte 0: bits 0-1 the mode (NTLMv2, NTLMv1,
 /// anonymous, NTLMv1 without extended session security), bit 2 wraps the first token (then a raw
-/// CHALLENGE) in a NegTokenResp, bit 3 likewise for the final token, bits 4-7 the negState of
+/// CHALLENGE) in a NegTokenResp, bit 3 likewise for the final token, bits 4-5 the negState of
 /// the wrapping. Bytes 1-2: the first token's length; the rest is the final token.
 pub fn spnego_ntlm_step(data: &[u8]) {
     let Some((&ctl, rest)) = data.split_first() else {
