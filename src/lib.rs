@@ -8,6 +8,8 @@
 //! - [`cli`]: the command-line front end (`main.rs` only parses arguments).
 pub mod cli;
 pub mod fuse;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod options;
 pub mod smb;
 pub mod smbfs;

@@ -768,13 +768,23 @@ impl Unc {
 
     /// `//host/share` (what mountinfo and messages show; never a port or credentials).
     pub fn share_unc(&self) -> String {
-        format!("//{}/{}", self.host, self.share)
+        format!("//{}/{}", self.bracketed_host(), self.share)
+    }
+
+    /// The host as `parse` reads it back: an IPv6 address (or anything with a `:`, or starting
+    /// with `[`) in brackets, so that `//::1/share` does not read as host "" and port ":1".
+    fn bracketed_host(&self) -> std::borrow::Cow<'_, str> {
+        if self.host.contains(':') || self.host.starts_with('[') {
+            format!("[{}]", self.host).into()
+        } else {
+            self.host.as_str().into()
+        }
     }
 }
 
 impl fmt::Display for Unc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "//{}/{}", self.host, self.share)?;
+        write!(f, "//{}/{}", self.bracketed_host(), self.share)?;
         if !self.path.is_empty() {
             write!(f, "/{}", self.path)?;
         }
@@ -949,5 +959,26 @@ mod tests {
         assert!(Unc::parse("//host/").is_err());
         assert!(Unc::parse("host/share").is_err());
         assert!(Unc::parse("//h:99999/s").is_err());
+    }
+
+    /// Fuzz finding (fuzz/corpus/unc/7e6d5a52…, 847f04fe…): `Display` and `share_unc` printed an
+    /// IPv6 host without brackets, so `//[::1]/s` came back as `//::1/s`, which does not parse.
+    #[test]
+    fn fuzz_unc_display_brackets_ipv6_host() {
+        for (s, shown) in [
+            ("//[::1]:445/share/", "//[::1]/share"),
+            ("//[fe80::1%eth0]/s/p//q/", "//[fe80::1%eth0]/s/p//q"),
+            ("//[[x]/s/p", "//[[x]/s/p"),
+            ("//plain/s/p", "//plain/s/p"),
+        ] {
+            let u = Unc::parse(s).unwrap();
+            assert_eq!(u.to_string(), shown);
+            assert!(Unc::parse(&u.share_unc()).is_ok());
+            let back = Unc::parse(shown).unwrap();
+            assert_eq!(
+                (back.host, back.share, back.path),
+                (u.host, u.share, u.path)
+            );
+        }
     }
 }
