@@ -6,6 +6,8 @@
 #   3. cargo clippy --all-targets -- -D warnings
 #   4. FUSEVOL_REQUIRE_SAMBA=1 cargo test --all-targets   (unit tests + the live protocol tests,
 #      which start private smbd instances on loopback: as root; a missing Samba is an error)
+#   5. scripts/fuzz-smoke.sh: every cargo-fuzz target for FUZZ_SECONDS (default 10) each
+#      (needs the nightly toolchain; skipped with a message without one, or with FUSEVOL_FUZZ=0)
 #
 # Set FUSEVOL_REQUIRE_SAMBA=0 to let the live tests skip instead (e.g. not root, no Samba).
 set -euo pipefail
@@ -60,6 +62,15 @@ cargo clippy --all-targets -- -D warnings
 export FUSEVOL_REQUIRE_SAMBA=${FUSEVOL_REQUIRE_SAMBA:-1}
 step "FUSEVOL_REQUIRE_SAMBA=$FUSEVOL_REQUIRE_SAMBA cargo test --all-targets"
 cargo test --all-targets
+
+if [ "${FUSEVOL_FUZZ:-1}" = 0 ]; then
+    step "fuzz smoke: skipped (FUSEVOL_FUZZ=0)"
+elif ! cargo +nightly --version >/dev/null 2>&1; then
+    step "fuzz smoke: SKIPPED, no nightly toolchain on this machine (cargo fuzz needs one)"
+else
+    step "fuzz smoke (scripts/fuzz-smoke.sh, FUZZ_SECONDS=${FUZZ_SECONDS:-10} per target)"
+    FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz-smoke.sh
+fi
 
 STEP=''
 printf '\n==== all checks passed in %ss ====\n' "$((SECONDS - T0))"
