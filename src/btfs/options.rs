@@ -152,9 +152,10 @@ pub fn parse(s: &str) -> Result<BtfsOptions, OptionError> {
             "min_port" => o.min_port = parse_num(key, need()?)?,
             "max_port" => o.max_port = parse_num(key, need()?)?,
             "listen" => {
-                o.listen = need()?
+                let v = need()?;
+                o.listen = v
                     .parse()
-                    .map_err(|_| OptionError(format!("listen: '{}' is not an IP", need()?)))?
+                    .map_err(|_| OptionError(format!("listen: '{v}' is not an IP address")))?
             }
             "max_download_rate" => o.max_download_rate = rate(key, need()?)?,
             "max_upload_rate" => o.max_upload_rate = rate(key, need()?)?,

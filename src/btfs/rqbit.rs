@@ -71,9 +71,15 @@ struct Torrent {
     data_dir: PathBuf,
 }
 
+/// librqbit's `FileStream` (the type is not exported, only its traits).
+trait StreamIo: tokio::io::AsyncRead + tokio::io::AsyncSeek + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncSeek + Send + Unpin> StreamIo for T {}
+
 struct Pooled {
     key: (TorrentKey, usize),
-    stream: librqbit::FileStream,
+    stream: Box<dyn StreamIo>,
+    /// The stream's position.
+    pos: u64,
     last_used: Instant,
     _permit: OwnedSemaphorePermit,
 }
@@ -366,7 +372,7 @@ impl RqbitEngine {
             let mut idle = lock(&self.idle);
             let exact = idle
                 .iter()
-                .position(|p| p.key == (key, file) && p.stream.position() == offset);
+                .position(|p| p.key == (key, file) && p.pos == offset);
             let any = exact.or_else(|| idle.iter().position(|p| p.key == (key, file)));
             any.map(|i| idle.swap_remove(i))
         };
@@ -404,14 +410,15 @@ impl RqbitEngine {
                         .map_err(|e| eng(format!("cannot open stream: {e:#}")))?;
                 Pooled {
                     key: (key, file),
-                    stream,
+                    stream: Box::new(stream),
+                    pos: 0,
                     last_used: Instant::now(),
                     _permit: permit,
                 }
             }
         };
-        if p.stream.position() != offset {
-            p.stream.seek(SeekFrom::Start(offset)).await?;
+        if p.pos != offset {
+            p.pos = p.stream.seek(SeekFrom::Start(offset)).await?;
         }
         Ok(p)
     }
@@ -440,7 +447,10 @@ impl RqbitEngine {
         while got < len {
             match tokio::time::timeout_at(deadline.into(), p.stream.read(&mut buf[got..])).await {
                 Ok(Ok(0)) => break,
-                Ok(Ok(n)) => got += n,
+                Ok(Ok(n)) => {
+                    got += n;
+                    p.pos += n as u64;
+                }
                 Ok(Err(e)) => return Err(EngineError::Io(e)),
                 Err(_) => return Err(EngineError::ReadTimeout(Duration::ZERO)),
             }
@@ -448,7 +458,7 @@ impl RqbitEngine {
         buf.truncate(got);
         // A sequential reader keeps its stream (and so librqbit's look-ahead window after
         // it); a random read closes it, so a probe does not pull in the file behind it.
-        if access == Access::Sequential && p.stream.position() < flen {
+        if access == Access::Sequential && p.pos < flen {
             p.last_used = Instant::now();
             lock(&self.idle).push(p);
         }
