@@ -25,6 +25,15 @@ const FILES: &[(&str, usize)] = &[
     ("docs/deep/medium-3m.bin", 3 * 1024 * 1024 + 12_345),
 ];
 
+/// Debian's python3 (python3-libtorrent is installed for it, not for a pyenv on PATH).
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
 fn required() -> bool {
     std::env::var("FUSEVOL_REQUIRE_SAMBA").is_ok_and(|v| v == "1")
 }
@@ -90,12 +99,12 @@ pub struct Swarm {
 }
 
 fn info_hash(torrent: &Path) -> String {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg("-c")
         .arg("import sys,libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hash())")
         .arg(torrent)
         .output()
-        .expect("python3");
+        .expect("python3 for the infohash");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -120,12 +129,12 @@ impl Swarm {
         if !Path::new("/dev/fuse").exists() {
             return skip("no /dev/fuse");
         }
-        for c in ["opentracker", "mktorrent", "python3"] {
+        for c in ["opentracker", "mktorrent", python()] {
             if !have(c) {
                 return skip(&format!("{c} is not installed (scripts/setup.sh)"));
             }
         }
-        let lt_ok = Command::new("python3")
+        let lt_ok = Command::new(python())
             .args(["-c", "import libtorrent"])
             .stderr(Stdio::null())
             .status()
@@ -156,7 +165,7 @@ impl Swarm {
         mktorrent(&announce, &seed.join("payload"), &torrent);
         mktorrent(&announce, &orphan_src, &orphan);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/btfs_swarm.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(script)
             .arg(&dir)
             .arg(tracker_port.to_string())

@@ -7,11 +7,13 @@ python3-libtorrent seeder on 127.0.0.2 (its own address: clients all come from 1
 Every TORRENT's infohash is whitelisted (Debian builds opentracker whitelist-only); the seeder
 serves the torrents whose data is under SEED_DIR (DHT, LSD, UPnP and NAT-PMP off, unlimited
 unchoke slots, several connections per IP). Prints "READY" once every seeded torrent is
-announced, then runs until its standard input closes (the test process exited) and stops the
-tracker. Errors go to stderr with a non-zero exit.
+announced, then runs until its standard input closes (the test process exited), stops the
+tracker and removes WORKDIR (unless FUSEVOL_KEEP_BTFS=1). Errors go to stderr with a non-zero exit.
 """
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +48,8 @@ def main():
             ot.wait(2)
         except subprocess.TimeoutExpired:
             ot.kill()
+        if os.environ.get("FUSEVOL_KEEP_BTFS") != "1":
+            shutil.rmtree(work, ignore_errors=True)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -55,9 +59,9 @@ def main():
     deadline = time.time() + 20
     while True:
         try:
-            urllib.request.urlopen("http://127.0.0.1:%d/stats" % tport, timeout=1).read()
+            socket.create_connection(("127.0.0.1", tport), timeout=1).close()
             break
-        except Exception:
+        except OSError:
             if ot.poll() is not None or time.time() > deadline:
                 sys.stderr.write("opentracker did not start (see %s/opentracker.log)\n" % work)
                 stop()
