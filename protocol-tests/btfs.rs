@@ -593,8 +593,12 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
     assert!(!is_mounted(&mnt), "still mounted after SIGTERM");
     drop(guard);
 
-    // A magnet nobody can resolve: the mount fails after metadata_timeout, clearly.
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=orphan", s.orphan_hash);
+    // A magnet nobody can resolve (the tracker knows no peer): the mount fails after
+    // metadata_timeout, clearly.
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=orphan&tr=http%3A%2F%2F127.0.0.1%3A{}%2Fannounce",
+        s.orphan_hash, s.tracker_port
+    );
     let mnt2 = base.join("mnt2");
     fs::create_dir_all(&mnt2).unwrap();
     let t = Instant::now();

@@ -269,6 +269,10 @@ struct OpenFile {
     len: u64,
     /// Where the next sequential read starts.
     next: AtomicU64,
+    /// The last read that ran out of time: `(when, offset, end)`. The kernel retries a failed
+    /// read-ahead with a synchronous read of the same pages at once; that retry fails at once
+    /// instead of waiting a second deadline.
+    timed_out: Mutex<Option<(Instant, u64, u64)>>,
 }
 
 struct Inner {
@@ -388,6 +392,16 @@ impl Inner {
             Access::Random
         };
         let started = Instant::now();
+        {
+            let t = h.timed_out.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, from, to)) = *t
+                && started.duration_since(at) < self.cfg.read_timeout.min(Duration::from_secs(5))
+                && offset >= from
+                && offset < to
+            {
+                return Err(Errno::EIO);
+            }
+        }
         let deadline = started + self.cfg.read_timeout;
         match self
             .engine
@@ -397,7 +411,11 @@ impl Inner {
             Ok(d) => Ok(d),
             Err(e) => {
                 let e = match e {
-                    EngineError::ReadTimeout(_) => EngineError::ReadTimeout(self.cfg.read_timeout),
+                    EngineError::ReadTimeout(_) => {
+                        *h.timed_out.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some((Instant::now(), offset, offset + u64::from(size)));
+                        EngineError::ReadTimeout(self.cfg.read_timeout)
+                    }
                     e => e,
                 };
                 tracing::warn!(file = h.file, offset, size, error = %e, "read failed");
@@ -521,6 +539,7 @@ impl Filesystem for BtfsFs {
                 file: usize::MAX,
                 len: 0,
                 next: AtomicU64::new(0),
+                timed_out: Mutex::new(None),
             });
             // Fresh text on every open; no page cache, reads of any size.
             return reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
@@ -532,6 +551,7 @@ impl Filesystem for BtfsFs {
                     file: *file,
                     len: *len,
                     next: AtomicU64::new(0),
+                    timed_out: Mutex::new(None),
                 });
                 *self
                     .inner
