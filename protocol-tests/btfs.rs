@@ -105,7 +105,11 @@ fn info_hash(torrent: &Path) -> String {
         .arg(torrent)
         .output()
         .expect("python3 for the infohash");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -440,10 +444,7 @@ fn btfs_torrent_file_checksums_offsets_concurrency_erofs() {
             .map(drop),
         "open for writing",
     );
-    erofs(
-        fs::write(m.p("payload/new.txt"), b"x").map(drop),
-        "create",
-    );
+    erofs(fs::write(m.p("payload/new.txt"), b"x").map(drop), "create");
     erofs(fs::create_dir(m.p("payload/newdir")), "mkdir");
     erofs(fs::remove_file(m.p("payload/readme.txt")), "unlink");
     erofs(
@@ -453,16 +454,26 @@ fn btfs_torrent_file_checksums_offsets_concurrency_erofs() {
     // Progress is visible.
     let st = fusevol().arg("status").arg(&m.mnt).output().unwrap();
     let text = String::from_utf8_lossy(&st.stdout);
-    assert!(st.status.success(), "status: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "status: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     assert!(text.contains(&s.info_hash), "{text}");
-    assert!(text.contains("file big.bin have 50331648 of 50331648"), "{text}");
+    assert!(
+        text.contains("file big.bin have 50331648 of 50331648"),
+        "{text}"
+    );
     m.umount();
     // Data removed at unmount (no `keep`).
     let t = Instant::now();
     while m.data.join(&s.info_hash).exists() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!m.data.join(&s.info_hash).exists(), "data left after unmount");
+    assert!(
+        !m.data.join(&s.info_hash).exists(),
+        "data left after unmount"
+    );
 }
 
 #[test]
@@ -586,10 +597,16 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(2), "fusevol still running 2 s after SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "fusevol still running 2 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    eprintln!("no seeder: EIO after {took:?}, exit {:?} after SIGTERM", t.elapsed());
+    eprintln!(
+        "no seeder: EIO after {took:?}, exit {:?} after SIGTERM",
+        t.elapsed()
+    );
     assert!(!is_mounted(&mnt), "still mounted after SIGTERM");
     drop(guard);
 
@@ -635,7 +652,13 @@ fn btfs_bad_options_and_sources() {
     assert!(e.contains("/nonexistent/x.torrent"), "{e}");
     let junk = dir.join("junk.torrent");
     fs::write(&junk, b"this is not bencode").unwrap();
-    let e = run(&["mount", "-f", "-o", "nodht,listen=127.0.0.1", &junk.to_string_lossy()]);
+    let e = run(&[
+        "mount",
+        "-f",
+        "-o",
+        "nodht,listen=127.0.0.1",
+        &junk.to_string_lossy(),
+    ]);
     assert!(e.contains("not a valid .torrent"), "{e}");
     let _ = fs::remove_dir_all(&dir);
 }

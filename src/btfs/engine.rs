@@ -127,7 +127,8 @@ pub enum Access {
 /// The engine interface.
 pub trait Engine: Send + Sync + 'static {
     /// Add a torrent and wait (at most `opts.metadata_timeout`) for its metadata.
-    fn add(&self, source: Source, opts: AddOptions) -> BoxFut<'_, Result<TorrentInfo, EngineError>>;
+    fn add(&self, source: Source, opts: AddOptions)
+    -> BoxFut<'_, Result<TorrentInfo, EngineError>>;
 
     /// Read up to `len` bytes of file `file` at `offset` (fewer only at the end of the file),
     /// fetching the pieces under it first. Fails with [`EngineError::ReadTimeout`] at `deadline`.

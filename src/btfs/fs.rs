@@ -106,7 +106,8 @@ fn truncate(s: &mut String, max: usize) {
 
 /// A BEP 47 pad file: the `p` attribute, or the conventional `.pad/N` path.
 fn is_pad(path: &[String], padding_attr: bool) -> bool {
-    padding_attr || (path.len() == 2 && path[0] == ".pad" && path[1].bytes().all(|b| b.is_ascii_digit()))
+    padding_attr
+        || (path.len() == 2 && path[0] == ".pad" && path[1].bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Tree {
@@ -340,7 +341,10 @@ impl Inner {
     fn status_text(&self) -> String {
         let mut s = String::new();
         for t in &self.torrents {
-            let st = self.engine.stats(t.key).unwrap_or_else(|_| Stats::default());
+            let st = self
+                .engine
+                .stats(t.key)
+                .unwrap_or_else(|_| Stats::default());
             s += &format!(
                 "torrent {} {}\nstate {}\npeers {} (seen {})\nfetched_bytes {}\nuploaded_bytes {}\n\
                  have_bytes {} of {}\npiece_length {}\n",
@@ -378,7 +382,9 @@ impl Inner {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
         if h.file == usize::MAX {
             let text = self.status_text().into_bytes();
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(text.len());
             let end = start.saturating_add(size as usize).min(text.len());
             return Ok(text[start..end].to_vec());
         }
@@ -643,7 +649,10 @@ impl Filesystem for BtfsFs {
                 1 => reply.add(INodeNo(node.parent), 2, FileType::Directory, ".."),
                 n => match children.iter().nth((n - 2) as usize) {
                     Some((name, &child)) => {
-                        let kind = tree.node(child).map(file_type).unwrap_or(FileType::RegularFile);
+                        let kind = tree
+                            .node(child)
+                            .map(file_type)
+                            .unwrap_or(FileType::RegularFile);
                         reply.add(INodeNo(child), n + 1, kind, name)
                     }
                     None => break,
@@ -694,7 +703,14 @@ impl Filesystem for BtfsFs {
         reply.ok();
     }
 
-    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
         reply.error(Errno::ENODATA);
     }
 
@@ -922,7 +938,11 @@ mod tests {
         tree.add_torrent(&t2);
         assert!(tree.lookup(ROOT, "payload (2)").is_some());
         let mut tree = Tree::new();
-        tree.add_torrent(&info(false, STATUS_FILE, vec![fe(0, &[STATUS_FILE], false)]));
+        tree.add_torrent(&info(
+            false,
+            STATUS_FILE,
+            vec![fe(0, &[STATUS_FILE], false)],
+        ));
         assert_eq!(tree.files()[0].0, ".fusevol-status (2)");
     }
 

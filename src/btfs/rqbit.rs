@@ -273,13 +273,11 @@ impl RqbitEngine {
             ..Default::default()
         };
         let timed_out = || EngineError::MetadataTimeout(o.metadata_timeout);
-        let resp = tokio::time::timeout_at(
-            deadline.into(),
-            self.session.add_torrent(add, Some(opts)),
-        )
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|e| EngineError::BadSource(format!("{e:#}")))?;
+        let resp =
+            tokio::time::timeout_at(deadline.into(), self.session.add_torrent(add, Some(opts)))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| EngineError::BadSource(format!("{e:#}")))?;
         let (id, handle) = match resp {
             AddTorrentResponse::Added(id, h) | AddTorrentResponse::AlreadyManaged(id, h) => (id, h),
             AddTorrentResponse::ListOnly(_) => return Err(eng("torrent was only listed")),
@@ -554,7 +552,11 @@ async fn pread(path: PathBuf, offset: u64, len: usize) -> Result<Vec<u8>, Engine
 }
 
 impl Engine for RqbitEngine {
-    fn add(&self, source: Source, opts: AddOptions) -> BoxFut<'_, Result<TorrentInfo, EngineError>> {
+    fn add(
+        &self,
+        source: Source,
+        opts: AddOptions,
+    ) -> BoxFut<'_, Result<TorrentInfo, EngineError>> {
         Box::pin(self.add_inner(source, opts))
     }
 

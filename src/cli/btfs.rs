@@ -56,9 +56,8 @@ fn prepare(req: &MountRequest) -> Result<(BtfsOptions, String, PathBuf), CliErro
         _ => req.source.clone(),
     };
     let mp = &req.mountpoint;
-    let meta = std::fs::metadata(mp).map_err(|e| {
-        CliError::new(format!("cannot access mount point '{}': {e}", mp.display()))
-    })?;
+    let meta = std::fs::metadata(mp)
+        .map_err(|e| CliError::new(format!("cannot access mount point '{}': {e}", mp.display())))?;
     if !meta.is_dir() {
         return Err(CliError::new(format!(
             "mount point '{}' is not a directory",
@@ -163,7 +162,10 @@ pub fn serve(
         Ok(e) => Arc::new(e),
         Err(e) => {
             cleanup_parent(false);
-            return Err(CliError::new(format!("cannot mount '{}': {e}", short(source))));
+            return Err(CliError::new(format!(
+                "cannot mount '{}': {e}",
+                short(source)
+            )));
         }
     };
     let add = AddOptions {
@@ -177,7 +179,10 @@ pub fn serve(
         Err(e) => {
             rt.block_on(engine.shutdown(false));
             cleanup_parent(false);
-            return Err(CliError::new(format!("cannot mount '{}': {e}", short(source))));
+            return Err(CliError::new(format!(
+                "cannot mount '{}': {e}",
+                short(source)
+            )));
         }
     };
     let fsname = format!("btfs:{}", info.name.replace([',', ' ', '\t', '\n'], "_"));
@@ -239,16 +244,15 @@ pub fn serve(
         if let Err(e) = unmounter.unmount() {
             // Busy (a reader still has a file open): detach it instead, so we can exit.
             tracing::warn!(error = %e, "unmount on signal failed; detaching");
-            let _ = nix::mount::umount2(&mp_owned, nix::mount::MntFlags::MNT_DETACH).or_else(
-                |_| {
+            let _ =
+                nix::mount::umount2(&mp_owned, nix::mount::MntFlags::MNT_DETACH).or_else(|_| {
                     std::process::Command::new("fusermount3")
                         .arg("-uz")
                         .arg(&mp_owned)
                         .status()
                         .map(|_| ())
                         .map_err(|_| nix::errno::Errno::EIO)
-                },
-            );
+                });
         }
     });
     ready();

@@ -290,11 +290,7 @@ pub(super) fn spawn_daemon(
 }
 
 /// The daemon side of [`spawn_daemon`]: read the hand-off, mount, report on stdout.
-pub fn daemon_child(
-    source: &str,
-    mountpoint: &Path,
-    fstype: Option<&str>,
-) -> Result<(), CliError> {
+pub fn daemon_child(source: &str, mountpoint: &Path, fstype: Option<&str>) -> Result<(), CliError> {
     // Our own session: the terminal's signals no longer reach us.
     let _ = nix::unistd::setsid();
     let mut text = String::new();
