@@ -610,6 +610,68 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
     assert!(!is_mounted(&mnt), "still mounted after SIGTERM");
     drop(guard);
 
+    // SIGTERM while a read is blocked in the mount (long read_timeout): the read fails, the
+    // mount goes away and the process exits, all within 2 s.
+    let mnt3 = base.join("mnt3");
+    fs::create_dir_all(&mnt3).unwrap();
+    let opts = format!(
+        "nodht,listen=127.0.0.1,read_timeout=60,data_dir={}",
+        base.join("data3").display()
+    );
+    let mut child = fusevol()
+        .args(["mount", "-f", "-o", &opts])
+        .arg(&s.orphan)
+        .arg(&mnt3)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !is_mounted(&mnt3) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "orphan mount 3 not up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let guard = Mount {
+        mnt: mnt3.clone(),
+        data: base.join("data3"),
+        listed_after: t.elapsed(),
+    };
+    let f = mnt3.join("orphan/lonely.bin");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = fs::File::open(&f).and_then(|mut h| {
+            let mut b = [0u8; 4096];
+            h.read(&mut b)
+        });
+        let _ = tx.send(r.map_err(|e| e.raw_os_error()));
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "fusevol still running 2 s after SIGTERM with a read pending"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the pending read did not return");
+    assert!(r.is_err(), "the pending read returned data: {r:?}");
+    eprintln!(
+        "pending read: exit {:?} after SIGTERM, reader got {r:?}",
+        t.elapsed()
+    );
+    assert!(!is_mounted(&mnt3), "still mounted after SIGTERM");
+    drop(guard);
+
     // A magnet nobody can resolve (the tracker knows no peer): the mount fails after
     // metadata_timeout, clearly.
     let magnet = format!(

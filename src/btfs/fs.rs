@@ -285,12 +285,15 @@ struct Inner {
     /// Open handles per file (the engine drops look-ahead when the last one closes).
     open: Mutex<HashMap<(TorrentKey, usize), usize>>,
     mounted_at: SystemTime,
+    /// Set at shutdown: pending reads answer EIO at once, so readers let go of the mount.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The filesystem handed to fuser.
 pub struct BtfsFs {
     inner: Arc<Inner>,
     rt: tokio::runtime::Handle,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 fn errno_of(e: &EngineError) -> Errno {
@@ -409,11 +412,18 @@ impl Inner {
             }
         }
         let deadline = started + self.cfg.read_timeout;
-        match self
+        let mut stopping = self.stopping.clone();
+        if *stopping.borrow() {
+            return Err(Errno::EIO);
+        }
+        let read = self
             .engine
-            .read_at(h.key, h.file, offset, size as usize, deadline, access)
-            .await
-        {
+            .read_at(h.key, h.file, offset, size as usize, deadline, access);
+        let r = tokio::select! {
+            r = read => r,
+            _ = stopping.wait_for(|s| *s) => return Err(Errno::EIO),
+        };
+        match r {
             Ok(d) => Ok(d),
             Err(e) => {
                 let e = match e {
@@ -465,7 +475,9 @@ impl BtfsFs {
         for t in &torrents {
             tree.add_torrent(t);
         }
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         Self {
+            stop: Arc::new(stop),
             inner: Arc::new(Inner {
                 engine,
                 tree,
@@ -474,9 +486,16 @@ impl BtfsFs {
                 handles: HandleTable::default(),
                 open: Mutex::new(HashMap::new()),
                 mounted_at: SystemTime::now(),
+                stopping,
             }),
             rt,
         }
+    }
+
+    /// A switch that makes every pending and later read fail with EIO (for shutdown: a reader
+    /// blocked in the mount must not keep it, or the process, alive).
+    pub fn stopper(&self) -> Arc<tokio::sync::watch::Sender<bool>> {
+        self.stop.clone()
     }
 
     /// Every file shown: (path, torrent, file index, length).

@@ -215,6 +215,7 @@ pub fn serve(
         config.acl = fuser::SessionACL::All;
     }
     config.n_threads = Some(2);
+    let stop = fs.stopper();
     let mut session = match fuser::Session::new(fs, mp, &config) {
         Ok(s) => s,
         Err(e) => {
@@ -228,6 +229,10 @@ pub fn serve(
     };
     let mut unmounter = session.unmount_callable();
     let mp_owned = mp.to_path_buf();
+    let (engine2, keep) = (engine.clone(), o.keep);
+    let parent2 = if ours { Some(parent.clone()) } else { None };
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ended2 = ended.clone();
     rt.spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut term), Ok(mut int)) = (
@@ -241,6 +246,9 @@ pub fn serve(
             _ = int.recv() => {}
         }
         tracing::info!("signal received: unmounting");
+        // Pending reads fail now, so that their readers let go of the mount.
+        stop.send_replace(true);
+        tokio::time::sleep(Duration::from_millis(50)).await;
         if let Err(e) = unmounter.unmount() {
             // Busy (a reader still has a file open): detach it instead, so we can exit.
             tracing::warn!(error = %e, "unmount on signal failed; detaching");
@@ -254,9 +262,24 @@ pub fn serve(
                         .map_err(|_| nix::errno::Errno::EIO)
                 });
         }
+        // Normally the session ends now and `serve` cleans up. If a reader still holds the
+        // detached mount open, the session would live on: stop anyway, within two seconds.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        if ended2.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        tracing::warn!("the FUSE session is still busy; exiting");
+        let _ = tokio::time::timeout(Duration::from_millis(700), engine2.shutdown(keep)).await;
+        if let Some(p) = parent2
+            && !keep
+        {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        std::process::exit(0);
     });
     ready();
     let r = session.run();
+    ended.store(true, std::sync::atomic::Ordering::SeqCst);
     // Bounded: SIGTERM and unmount must finish within two seconds.
     let _ = rt.block_on(async {
         tokio::time::timeout(Duration::from_millis(1500), engine.shutdown(o.keep)).await
