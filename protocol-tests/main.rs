@@ -1,6 +1,7 @@
 //! Integration tests against Samba's own `smbd` on loopback (one private instance per variant,
 //! started by `samba-docker/native.sh`). Without smbd (or not as root) they print `SKIP` and
 //! pass, unless `FUSEVOL_REQUIRE_SAMBA=1` (CI) makes that a failure.
+mod btfs;
 mod fuse_mount;
 mod fuse_reconnect;
 mod samba;

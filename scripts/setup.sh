@@ -13,7 +13,9 @@ die() {
     exit 1
 }
 
-PKGS=(samba samba-vfs-modules smbclient fuse3 libfuse3-dev pkg-config iproute2 procps python3 git util-linux)
+# BitTorrent loopback swarm for the btfs tests: tracker, torrent maker, seeder, reference client.
+PKGS=(samba samba-vfs-modules smbclient fuse3 libfuse3-dev pkg-config iproute2 procps python3 git
+    util-linux opentracker mktorrent python3-libtorrent aria2)
 
 missing=()
 for p in "${PKGS[@]}"; do

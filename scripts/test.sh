@@ -33,10 +33,11 @@ trap on_exit EXIT
 
 needs_setup() {
     local t
-    for t in cargo smbd smbclient smbpasswd pkg-config fusermount3 ss python3; do
+    for t in cargo smbd smbclient smbpasswd pkg-config fusermount3 ss python3 opentracker mktorrent aria2c; do
         command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || return 0
     done
     pkg-config --exists fuse3 2>/dev/null || return 0
+    /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || return 0
     [ ! -e /dev/fuse ] || [ "$(stat -c %a /dev/fuse)" = 666 ] || return 0
     cargo fmt --version >/dev/null 2>&1 || return 0
     cargo clippy --version >/dev/null 2>&1 || return 0

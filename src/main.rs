@@ -16,7 +16,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Mount //host[:port]/share[/subdir] on MOUNTPOINT (rootless through fusermount3).
+    /// Mount //host[:port]/share[/subdir], or a torrent (magnet:, .torrent, http(s) URL,
+    /// read-only), on MOUNTPOINT (rootless through fusermount3).
     Mount {
         source: String,
         mountpoint: std::path::PathBuf,
@@ -26,7 +27,11 @@ enum Cmd {
         /// Stay in the foreground (until unmounted, SIGINT or SIGTERM).
         #[arg(short = 'f')]
         foreground: bool,
-        /// Filesystem type: cifs or smb3 (both mean this client).
+        /// Filesystem type: cifs or smb3 (both mean this client), or btfs for a torrent
+        /// (implied by a magnet:, http(s):// or *.torrent source). btfs options: data_dir,
+        /// keep, min_port, max_port, max_download_rate, max_upload_rate (KiB/s), dht/nodht,
+        /// tracker=URL, peer=IP:PORT, listen=IP, read_timeout, metadata_timeout, fetch_all,
+        /// allow_other, uid, gid.
         #[arg(short = 't')]
         fstype: Option<String>,
         #[arg(long, hide = true)]
@@ -35,6 +40,8 @@ enum Cmd {
     /// Unmount a fusevol mount.
     #[command(alias = "unmount")]
     Umount { mountpoint: std::path::PathBuf },
+    /// Show a torrent mount's progress: peers, bytes fetched, pieces done per file.
+    Status { mountpoint: std::path::PathBuf },
     /// Use a share directly, like smbclient (same -o options as mount).
     Smb {
         /// mount.cifs options: username=…,password=…,credentials=FILE,vers=…,sec=…,port=…
@@ -78,7 +85,7 @@ fn unc(s: &str) -> Result<Unc, CliError> {
 
 async fn run(args: Args) -> Result<(), CliError> {
     match args.cmd {
-        Cmd::Mount { .. } | Cmd::Umount { .. } => unreachable_in_async(),
+        Cmd::Mount { .. } | Cmd::Umount { .. } | Cmd::Status { .. } => unreachable_in_async(),
         Cmd::Smb { options, op } => {
             let o = cli::smb::parse_opts(options.as_deref())?;
             match op {
@@ -116,7 +123,7 @@ fn sync_commands(cmd: &Cmd) -> Option<Result<(), CliError>> {
             fstype,
             daemon_child,
         } => Some(if *daemon_child {
-            cli::mount::daemon_child(source, mountpoint)
+            cli::mount::daemon_child(source, mountpoint, fstype.as_deref())
         } else {
             cli::mount::mount(cli::mount::MountRequest {
                 source: source.clone(),
@@ -127,6 +134,7 @@ fn sync_commands(cmd: &Cmd) -> Option<Result<(), CliError>> {
             })
         }),
         Cmd::Umount { mountpoint } => Some(cli::mount::umount(mountpoint)),
+        Cmd::Status { mountpoint } => Some(cli::btfs::status(mountpoint)),
         _ => None,
     }
 }

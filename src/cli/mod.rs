@@ -1,6 +1,7 @@
 //! Command-line front end. `main.rs` parses arguments with clap and calls in here; everything
 //! returns a [`CliError`] carrying the message and exit code, printed coreutils-style as
 //! `fusevol: …`.
+pub mod btfs;
 pub mod mount;
 pub mod smb;
 

@@ -147,6 +147,9 @@ fn prepare(req: &MountRequest) -> Result<(Unc, CifsOptions, PathBuf), CliError> 
 
 /// `fusevol mount …`.
 pub fn mount(req: MountRequest) -> Result<(), CliError> {
+    if super::btfs::wants_btfs(&req.source, req.fstype.as_deref()) {
+        return super::btfs::mount(req);
+    }
     let (unc, opts, mp) = prepare(&req)?;
     for w in &opts.warnings {
         eprintln!("fusevol: warning: {w}");
@@ -155,7 +158,7 @@ pub fn mount(req: MountRequest) -> Result<(), CliError> {
     if req.foreground {
         return serve(&unc, &opts, &auth, &mp, || {});
     }
-    spawn_daemon(&req, &mp, &auth)
+    spawn_daemon(&req, &mp, &auth, READY_TIMEOUT)
 }
 
 fn encode_handoff(options: &str, auth: &Auth) -> Result<String, CliError> {
@@ -227,13 +230,23 @@ fn decode_handoff(text: &str) -> Result<(String, Auth), CliError> {
     Ok((opts, auth))
 }
 
-/// Start the daemon and wait until it reports the mount ready or failed.
-fn spawn_daemon(req: &MountRequest, mp: &Path, auth: &Auth) -> Result<(), CliError> {
+/// Start the daemon and wait (at most `ready_timeout`) until it reports the mount ready or
+/// failed.
+pub(super) fn spawn_daemon(
+    req: &MountRequest,
+    mp: &Path,
+    auth: &Auth,
+    ready_timeout: Duration,
+) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find my own executable: {e}")))?;
     let verbose = std::env::var_os("FUSEVOL_LOG").is_some();
-    let mut child = Command::new(exe)
-        .arg("mount")
+    let mut cmd = Command::new(exe);
+    cmd.arg("mount");
+    if let Some(t) = &req.fstype {
+        cmd.arg("-t").arg(t);
+    }
+    let mut child = cmd
         .arg("--daemon-child")
         .arg(&req.source)
         .arg(mp)
@@ -266,7 +279,7 @@ fn spawn_daemon(req: &MountRequest, mp: &Path, auth: &Auth) -> Result<(), CliErr
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    match rx.recv_timeout(READY_TIMEOUT) {
+    match rx.recv_timeout(ready_timeout) {
         Ok(l) if l.trim_end() == "READY" => Ok(()),
         Ok(l) if l.starts_with("ERROR ") => {
             let rest = l.trim_end().trim_start_matches("ERROR ");
@@ -288,14 +301,14 @@ fn spawn_daemon(req: &MountRequest, mp: &Path, auth: &Auth) -> Result<(), CliErr
             let _ = child.wait();
             Err(CliError::new(format!(
                 "the mount was not ready within {}s; gave up",
-                READY_TIMEOUT.as_secs()
+                ready_timeout.as_secs()
             )))
         }
     }
 }
 
 /// The daemon side of [`spawn_daemon`]: read the hand-off, mount, report on stdout.
-pub fn daemon_child(source: &str, mountpoint: &Path) -> Result<(), CliError> {
+pub fn daemon_child(source: &str, mountpoint: &Path, fstype: Option<&str>) -> Result<(), CliError> {
     // Our own session: the terminal's signals no longer reach us.
     let _ = nix::unistd::setsid();
     let mut text = String::new();
@@ -307,6 +320,11 @@ pub fn daemon_child(source: &str, mountpoint: &Path) -> Result<(), CliError> {
         let _ = out.flush();
     };
     let result = decode_handoff(&text).and_then(|(options, auth)| {
+        if super::btfs::wants_btfs(source, fstype) {
+            return super::btfs::daemon_serve(source, mountpoint, &options, || {
+                report("READY\n".into())
+            });
+        }
         let req = MountRequest {
             source: source.to_string(),
             mountpoint: mountpoint.to_path_buf(),

@@ -1,0 +1,660 @@
+//! [`Engine`] on librqbit 9.1 (one `Session` per process, several torrents in it).
+//!
+//! Measured traps this module works around (see shared/notes/btfs.md):
+//! - every open `FileStream` holds a permit of the session's blocking semaphore
+//!   (`runtime_worker_threads`) that piece writes need too: streams come from a small bounded
+//!   pool (LRU, keyed by file and next offset) and the worker count is set well above its size;
+//! - adding a magnet waits for metadata (BEP 9) forever without peers, and a stream read pends
+//!   forever: both are wrapped in timeouts;
+//! - with `only_files = []` (nothing selected: on demand) peers holding everything may be
+//!   dropped between reads; a new stream reconnects them, and pooled streams stay open while a
+//!   file is in use.
+//!
+//! A file whose pieces are all verified is read with `pread` straight from the data directory.
+use super::engine::{
+    Access, AddOptions, BoxFut, Engine, EngineError, FileEntry, Source, Stats, TorrentInfo,
+    TorrentKey,
+};
+use librqbit::{
+    AddTorrent, AddTorrentOptions, AddTorrentResponse, ListenerMode, ListenerOptions,
+    ManagedTorrent, Session, SessionOptions, api::TorrentIdOrHash, limits::LimitsConfig,
+};
+use std::collections::HashMap;
+use std::io::SeekFrom;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+type Handle = Arc<ManagedTorrent>;
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct RqbitConfig {
+    /// Parent of the per-infohash data folders.
+    pub data_dir: PathBuf,
+    pub listen: IpAddr,
+    /// Port range to listen on (0..=0: any free port).
+    pub min_port: u16,
+    pub max_port: u16,
+    pub dht: bool,
+    pub download_bps: Option<u32>,
+    pub upload_bps: Option<u32>,
+    /// At most this many `FileStream`s open at once.
+    pub stream_pool: usize,
+}
+
+impl RqbitConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            min_port: 0,
+            max_port: 0,
+            dht: false,
+            download_bps: None,
+            upload_bps: None,
+            stream_pool: 8,
+        }
+    }
+}
+
+struct Torrent {
+    handle: Handle,
+    /// Absolute paths of the files on disk and their lengths.
+    files: Vec<(PathBuf, u64)>,
+    /// Files known to be complete (read with pread).
+    complete: Vec<std::sync::atomic::AtomicBool>,
+    data_dir: PathBuf,
+}
+
+/// librqbit's `FileStream` (the type is not exported, only its traits).
+trait StreamIo: tokio::io::AsyncRead + tokio::io::AsyncSeek + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncSeek + Send + Unpin> StreamIo for T {}
+
+struct Pooled {
+    key: (TorrentKey, usize),
+    stream: Box<dyn StreamIo>,
+    /// The stream's position.
+    pos: u64,
+    last_used: Instant,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The librqbit engine.
+pub struct RqbitEngine {
+    session: Arc<Session>,
+    cfg: RqbitConfig,
+    torrents: Mutex<HashMap<TorrentKey, Arc<Torrent>>>,
+    idle: Mutex<Vec<Pooled>>,
+    streams: Arc<Semaphore>,
+}
+
+fn eng(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Engine(e.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The `x.pe=` peer hints of a magnet (librqbit ignores them), and the infohash (BEP 9 `xt`).
+pub fn magnet_extras(uri: &str) -> (Vec<SocketAddr>, Option<String>) {
+    let mut peers = Vec::new();
+    let query = uri.split_once('?').map(|(_, q)| q).unwrap_or("");
+    for kv in query.split('&') {
+        if let Some(v) = kv.strip_prefix("x.pe=") {
+            let v = percent_decode(v);
+            if let Ok(a) = super::options::parse_peer(&v) {
+                peers.push(a);
+            }
+        }
+    }
+    let hash = librqbit::Magnet::parse(uri)
+        .ok()
+        .and_then(|m| m.as_id20())
+        .map(|h| h.as_string());
+    (peers, hash)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl RqbitEngine {
+    /// Start the session, listening on the first free port of the range.
+    pub async fn start(cfg: RqbitConfig) -> Result<Self, EngineError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            EngineError::Engine(format!(
+                "cannot create data directory '{}': {e}",
+                cfg.data_dir.display()
+            ))
+        })?;
+        let pool = cfg.stream_pool.max(1);
+        let mut last_err = None;
+        for port in cfg.min_port..=cfg.max_port {
+            let opts = SessionOptions {
+                dht: if cfg.dht {
+                    Some(librqbit::DhtSessionConfig::default())
+                } else {
+                    None
+                },
+                persistence: None,
+                fastresume: false,
+                disable_local_service_discovery: true,
+                listen: Some(ListenerOptions {
+                    mode: ListenerMode::TcpOnly,
+                    listen_addr: SocketAddr::new(cfg.listen, port),
+                    enable_upnp_port_forwarding: false,
+                    ipv4_only: cfg.listen.is_ipv4(),
+                    ..Default::default()
+                }),
+                // Stream permits + piece writes share this semaphore (trap 1).
+                runtime_worker_threads: Some((pool * 8).max(64)),
+                ratelimits: LimitsConfig {
+                    download_bps: cfg.download_bps.and_then(NonZeroU32::new),
+                    upload_bps: cfg.upload_bps.and_then(NonZeroU32::new),
+                },
+                ipv4_only: cfg.listen.is_ipv4(),
+                ..Default::default()
+            };
+            match Session::new_with_opts(cfg.data_dir.clone(), opts).await {
+                Ok(session) => {
+                    return Ok(Self {
+                        session,
+                        cfg,
+                        torrents: Mutex::new(HashMap::new()),
+                        idle: Mutex::new(Vec::new()),
+                        streams: Arc::new(Semaphore::new(pool)),
+                    });
+                }
+                Err(e) => last_err = Some(format!("{e:#}")),
+            }
+        }
+        Err(EngineError::Engine(format!(
+            "cannot start the BitTorrent session on {} ports {}-{}: {}",
+            cfg.listen,
+            cfg.min_port,
+            cfg.max_port,
+            last_err.unwrap_or_default()
+        )))
+    }
+
+    fn torrent(&self, key: TorrentKey) -> Result<Arc<Torrent>, EngineError> {
+        lock(&self.torrents)
+            .get(&key)
+            .cloned()
+            .ok_or(EngineError::NotFound)
+    }
+
+    async fn add_inner(&self, source: Source, o: AddOptions) -> Result<TorrentInfo, EngineError> {
+        let started = Instant::now();
+        let deadline = started + o.metadata_timeout;
+        let mut peers = o.peers.clone();
+        let (add, hash) = match source {
+            Source::Magnet(m) => {
+                let (pe, hash) = magnet_extras(&m);
+                peers.extend(pe);
+                let hash = hash.ok_or_else(|| {
+                    EngineError::BadSource(
+                        "magnet: no 'xt=urn:btih:' (v1 infohash) in it; btmh-only (v2) magnets \
+                         are not supported"
+                            .into(),
+                    )
+                })?;
+                (AddTorrent::from_url(m), hash)
+            }
+            Source::Path(p) => {
+                let b = std::fs::read(&p).map_err(|e| {
+                    EngineError::BadSource(format!("cannot read '{}': {e}", p.display()))
+                })?;
+                let h = info_hash_of(&b)
+                    .map_err(|e| EngineError::BadSource(format!("'{}': {e}", p.display())))?;
+                (AddTorrent::from_bytes(b), h)
+            }
+            Source::Bytes(b) => {
+                let h = info_hash_of(&b).map_err(EngineError::BadSource)?;
+                (AddTorrent::from_bytes(b), h)
+            }
+            Source::Url(u) => {
+                // Fetch the .torrent first (list_only) to learn the infohash for the data dir.
+                let r = tokio::time::timeout_at(
+                    deadline.into(),
+                    self.session.add_torrent(
+                        AddTorrent::from_url(u.clone()),
+                        Some(AddTorrentOptions {
+                            list_only: true,
+                            ..Default::default()
+                        }),
+                    ),
+                )
+                .await
+                .map_err(|_| EngineError::MetadataTimeout(o.metadata_timeout))?
+                .map_err(|e| EngineError::BadSource(format!("cannot fetch '{u}': {e:#}")))?;
+                let AddTorrentResponse::ListOnly(l) = r else {
+                    return Err(eng("list_only add did not list"));
+                };
+                (
+                    AddTorrent::from_bytes(l.torrent_bytes),
+                    l.info_hash.as_string(),
+                )
+            }
+        };
+        let out = self.cfg.data_dir.join(&hash);
+        let opts = AddTorrentOptions {
+            paused: false,
+            only_files: if o.fetch_all { None } else { Some(Vec::new()) },
+            overwrite: true,
+            output_folder: Some(out.to_string_lossy().into_owned()),
+            initial_peers: (!peers.is_empty()).then_some(peers),
+            trackers: (!o.trackers.is_empty()).then(|| o.trackers.clone()),
+            ..Default::default()
+        };
+        let timed_out = || EngineError::MetadataTimeout(o.metadata_timeout);
+        let resp =
+            tokio::time::timeout_at(deadline.into(), self.session.add_torrent(add, Some(opts)))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| EngineError::BadSource(format!("{e:#}")))?;
+        let (id, handle) = match resp {
+            AddTorrentResponse::Added(id, h) | AddTorrentResponse::AlreadyManaged(id, h) => (id, h),
+            AddTorrentResponse::ListOnly(_) => return Err(eng("torrent was only listed")),
+        };
+        let init = tokio::time::timeout_at(deadline.into(), handle.wait_until_initialized()).await;
+        match init {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = self.session.delete(TorrentIdOrHash::Id(id), false).await;
+                return Err(eng(format!("torrent failed to start: {e:#}")));
+            }
+            Err(_) => {
+                let _ = self.session.delete(TorrentIdOrHash::Id(id), false).await;
+                return Err(timed_out());
+            }
+        }
+        let key = TorrentKey(id);
+        let info = handle
+            .with_metadata(|m| {
+                let files: Vec<FileEntry> = m
+                    .info
+                    .iter_file_details()
+                    .enumerate()
+                    .map(|(index, d)| {
+                        let attrs = d.attrs();
+                        FileEntry {
+                            index,
+                            path: d.filename.to_vec(),
+                            len: d.len,
+                            padding: attrs.padding,
+                            executable: attrs.executable,
+                        }
+                    })
+                    .collect();
+                let disk: Vec<(PathBuf, u64)> = m
+                    .file_infos
+                    .iter()
+                    .map(|f| (handle.output_folder().join(&f.relative_filename), f.len))
+                    .collect();
+                (
+                    TorrentInfo {
+                        key,
+                        info_hash: hash.clone(),
+                        name: m
+                            .info
+                            .name()
+                            .map(|n| n.into_owned())
+                            .unwrap_or_else(|| hash.clone()),
+                        multi_file: m.info.info().files.is_some(),
+                        piece_length: u64::from(m.info.lengths().default_piece_length()),
+                        files,
+                    },
+                    disk,
+                )
+            })
+            .map_err(eng)?;
+        let (info, disk) = info;
+        tracing::info!(
+            hash = %info.info_hash,
+            files = info.files.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "torrent added"
+        );
+        let complete = disk
+            .iter()
+            .map(|_| std::sync::atomic::AtomicBool::new(false))
+            .collect();
+        lock(&self.torrents).insert(
+            key,
+            Arc::new(Torrent {
+                handle,
+                files: disk,
+                complete,
+                data_dir: out,
+            }),
+        );
+        Ok(info)
+    }
+
+    /// Take a stream for `(key, file)` at `offset` from the pool, or open one.
+    async fn checkout(
+        &self,
+        t: &Torrent,
+        key: TorrentKey,
+        file: usize,
+        offset: u64,
+        deadline: Instant,
+    ) -> Result<Pooled, EngineError> {
+        let found = {
+            let mut idle = lock(&self.idle);
+            let exact = idle
+                .iter()
+                .position(|p| p.key == (key, file) && p.pos == offset);
+            let any = exact.or_else(|| idle.iter().position(|p| p.key == (key, file)));
+            any.map(|i| idle.swap_remove(i))
+        };
+        let mut p = match found {
+            Some(p) => p,
+            None => {
+                let permit = loop {
+                    if let Ok(p) = self.streams.clone().try_acquire_owned() {
+                        break p;
+                    }
+                    // Pool full: close the least recently used idle stream, or wait.
+                    let victim = {
+                        let mut idle = lock(&self.idle);
+                        let lru = idle
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, p)| p.last_used)
+                            .map(|(i, _)| i);
+                        lru.map(|i| idle.swap_remove(i))
+                    };
+                    if victim.is_none() {
+                        break tokio::time::timeout_at(
+                            deadline.into(),
+                            self.streams.clone().acquire_owned(),
+                        )
+                        .await
+                        .map_err(|_| EngineError::ReadTimeout(Duration::ZERO))?
+                        .map_err(eng)?;
+                    }
+                };
+                let stream =
+                    tokio::time::timeout_at(deadline.into(), t.handle.clone().stream(file))
+                        .await
+                        .map_err(|_| EngineError::ReadTimeout(Duration::ZERO))?
+                        .map_err(|e| eng(format!("cannot open stream: {e:#}")))?;
+                Pooled {
+                    key: (key, file),
+                    stream: Box::new(stream),
+                    pos: 0,
+                    last_used: Instant::now(),
+                    _permit: permit,
+                }
+            }
+        };
+        if p.pos != offset {
+            p.pos = p.stream.seek(SeekFrom::Start(offset)).await?;
+        }
+        Ok(p)
+    }
+
+    async fn read_inner(
+        &self,
+        key: TorrentKey,
+        file: usize,
+        offset: u64,
+        len: usize,
+        deadline: Instant,
+        access: Access,
+    ) -> Result<Vec<u8>, EngineError> {
+        let t = self.torrent(key)?;
+        let &(ref path, flen) = t.files.get(file).ok_or(EngineError::NotFound)?;
+        if offset >= flen || len == 0 {
+            return Ok(Vec::new());
+        }
+        let len = len.min(usize::try_from(flen - offset).unwrap_or(usize::MAX));
+        if self.is_complete(&t, file) {
+            return pread(path.clone(), offset, len).await;
+        }
+        let mut p = self.checkout(&t, key, file, offset, deadline).await?;
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match tokio::time::timeout_at(deadline.into(), p.stream.read(&mut buf[got..])).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => {
+                    got += n;
+                    p.pos += n as u64;
+                }
+                Ok(Err(e)) => return Err(EngineError::Io(e)),
+                Err(_) => return Err(EngineError::ReadTimeout(Duration::ZERO)),
+            }
+        }
+        buf.truncate(got);
+        // A sequential reader keeps its stream (and so librqbit's look-ahead window after
+        // it); a random read closes it, so a probe does not pull in the file behind it.
+        if access == Access::Sequential && p.pos < flen {
+            p.last_used = Instant::now();
+            lock(&self.idle).push(p);
+        }
+        Ok(buf)
+    }
+
+    fn is_complete(&self, t: &Torrent, file: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(flag) = t.complete.get(file) else {
+            return false;
+        };
+        if flag.load(Relaxed) {
+            return true;
+        }
+        let len = t.files.get(file).map(|f| f.1).unwrap_or(u64::MAX);
+        let done = t.handle.stats().file_progress.get(file).copied() == Some(len);
+        if done {
+            flag.store(true, Relaxed);
+        }
+        done
+    }
+
+    fn drop_streams(&self, key: TorrentKey, file: Option<usize>) {
+        let gone: Vec<Pooled> = {
+            let mut idle = lock(&self.idle);
+            let (gone, keep) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|p| p.key.0 == key && file.is_none_or(|f| p.key.1 == f));
+            *idle = keep;
+            gone
+        };
+        drop(gone);
+    }
+
+    async fn remove_inner(&self, key: TorrentKey, keep: bool) -> Result<(), EngineError> {
+        self.drop_streams(key, None);
+        let t = lock(&self.torrents).remove(&key);
+        let Some(t) = t else {
+            return Err(EngineError::NotFound);
+        };
+        let id = t.handle.id();
+        drop(t.handle.clone());
+        let r = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.session.delete(TorrentIdOrHash::Id(id), false),
+        )
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "removing torrent from the session failed");
+        }
+        if !keep {
+            remove_dir(&t.data_dir);
+        }
+        Ok(())
+    }
+}
+
+fn remove_dir(p: &Path) {
+    match std::fs::remove_dir_all(p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(dir = %p.display(), error = %e, "cannot remove data"),
+    }
+}
+
+/// The v1 infohash (BEP 3: SHA-1 of the bencoded info dictionary) of `.torrent` bytes.
+fn info_hash_of(b: &[u8]) -> Result<String, String> {
+    librqbit::torrent_from_bytes(b)
+        .map(|t| t.info_hash.as_string())
+        .map_err(|e| format!("not a valid .torrent file: {e}"))
+}
+
+async fn pread(path: PathBuf, offset: u64, len: usize) -> Result<Vec<u8>, EngineError> {
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    })
+    .await
+    .map_err(eng)?
+    .map_err(EngineError::Io)
+}
+
+impl Engine for RqbitEngine {
+    fn add(
+        &self,
+        source: Source,
+        opts: AddOptions,
+    ) -> BoxFut<'_, Result<TorrentInfo, EngineError>> {
+        Box::pin(self.add_inner(source, opts))
+    }
+
+    fn read_at(
+        &self,
+        key: TorrentKey,
+        file: usize,
+        offset: u64,
+        len: usize,
+        deadline: Instant,
+        access: Access,
+    ) -> BoxFut<'_, Result<Vec<u8>, EngineError>> {
+        Box::pin(self.read_inner(key, file, offset, len, deadline, access))
+    }
+
+    fn file_closed(&self, key: TorrentKey, file: usize) {
+        self.drop_streams(key, Some(file));
+    }
+
+    fn stats(&self, key: TorrentKey) -> Result<Stats, EngineError> {
+        let t = self.torrent(key)?;
+        let s = t.handle.stats();
+        let (pieces_have, pieces_total) = t
+            .handle
+            .with_metadata(|m| {
+                let l = m.info.lengths();
+                let total = u64::from(l.total_pieces());
+                let pl = u64::from(l.default_piece_length()).max(1);
+                (0, total.max(s.total_bytes.div_ceil(pl)))
+            })
+            .unwrap_or((0, 0));
+        let (peers, seen, fetched, have_pieces) = match &s.live {
+            Some(l) => (
+                l.snapshot.peer_stats.live as usize,
+                l.snapshot.peer_stats.seen as usize,
+                l.snapshot.fetched_bytes,
+                l.snapshot.downloaded_and_checked_pieces,
+            ),
+            None => (0, 0, 0, pieces_have),
+        };
+        Ok(Stats {
+            state: s.state.to_string(),
+            peers,
+            peers_seen: seen,
+            fetched_bytes: fetched,
+            uploaded_bytes: s.uploaded_bytes,
+            have_bytes: s.progress_bytes,
+            total_bytes: s.total_bytes,
+            file_have: s.file_progress,
+            pieces_have: have_pieces,
+            pieces_total,
+        })
+    }
+
+    fn remove(&self, key: TorrentKey, keep: bool) -> BoxFut<'_, Result<(), EngineError>> {
+        Box::pin(self.remove_inner(key, keep))
+    }
+
+    fn shutdown(&self, keep: bool) -> BoxFut<'_, ()> {
+        Box::pin(async move {
+            lock(&self.idle).clear();
+            let keys: Vec<TorrentKey> = lock(&self.torrents).keys().copied().collect();
+            for k in keys {
+                let _ = self.remove_inner(k, keep).await;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.session.stop()).await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magnet_peer_hints_and_hash() {
+        let (peers, hash) = magnet_extras(
+            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x\
+             &x.pe=127.0.0.2:17001&x.pe=%5B%3A%3A1%5D%3A5&x.pe=bad",
+        );
+        assert_eq!(
+            peers,
+            vec![
+                "127.0.0.2:17001".parse().unwrap(),
+                "[::1]:5".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            hash.as_deref(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
+        assert_eq!(magnet_extras("magnet:?dn=x").1, None);
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+    }
+
+    #[test]
+    fn bad_torrent_bytes_are_an_error() {
+        assert!(info_hash_of(b"not bencode").is_err());
+        assert!(info_hash_of(b"").is_err());
+    }
+}
