@@ -253,11 +253,21 @@ impl Mount {
             if extra_opts.is_empty() { "" } else { "," }
         );
         let t0 = Instant::now();
-        let out = fusevol()
-            .args(["mount", "-o", &opts, source])
-            .arg(&mnt)
-            .output()
-            .unwrap();
+        let mut cmd = fusevol();
+        cmd.args(["mount", "-o", &opts, source]).arg(&mnt);
+        // Debugging: FUSEVOL_BTFS_TEST_LOG=FILTER writes the mount's log (FUSEVOL_LOG=FILTER)
+        // to `<test dir>/<name>.log`; the daemon inherits that file as its stderr.
+        if let Ok(filter) = std::env::var("FUSEVOL_BTFS_TEST_LOG") {
+            let log = fs::File::create(base.join(format!("{name}.log"))).unwrap();
+            cmd.env("FUSEVOL_LOG", filter).stderr(log);
+            eprintln!(
+                "{name}: log in {}",
+                base.join(format!("{name}.log")).display()
+            );
+        } else {
+            cmd.env_remove("FUSEVOL_LOG");
+        }
+        let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
             "mount {source} failed: {}",
@@ -333,8 +343,6 @@ fn allocated(dir: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "flaky under CPU load: on-demand reads at odd offsets / concurrent readers stall \
-            until read_timeout (EIO); under investigation (run with --ignored)"]
 fn btfs_torrent_file_checksums_offsets_concurrency_erofs() {
     let Some(s) = Swarm::get() else { return };
     let m = Mount::new("torrent", &s.torrent.to_string_lossy(), "");

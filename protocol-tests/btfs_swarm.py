@@ -72,6 +72,18 @@ def main():
         "enable_upnp": False, "enable_natpmp": False, "allow_multiple_connections_per_ip": True,
         "unchoke_slots_limit": -1, "connections_limit": 400, "user_agent": "fusevol-test-seeder",
         "alert_mask": 0})
+    # Debugging: FUSEVOL_SWARM_LOG=FILE writes the seeder's peer log there.
+    if os.environ.get("FUSEVOL_SWARM_LOG"):
+        s.apply_settings({"alert_mask": lt.alert.category_t.all_categories})
+        slog = open(os.environ["FUSEVOL_SWARM_LOG"], "w")
+
+        def pump():
+            while True:
+                s.wait_for_alert(1000)
+                for a in s.pop_alerts():
+                    slog.write("%.3f %s %s\n" % (time.time(), a.what(), a.message()))
+                slog.flush()
+        threading.Thread(target=pump, daemon=True).start()
     handles = []
     for ti in infos:
         name = ti.name()

@@ -62,8 +62,27 @@ impl RqbitConfig {
     }
 }
 
+/// Stall detection of one torrent (see [`RqbitEngine::unstick`]).
+struct Watch {
+    /// The torrent's received-bytes counter when last looked at, and when it last changed.
+    fetched: u64,
+    changed: Instant,
+    /// When the torrent was last restarted, and how long to wait before the next restart.
+    kicked: Option<Instant>,
+    patience: Duration,
+}
+
+/// A read that has got nothing while the whole torrent received nothing for this long
+/// restarts the torrent's peer connections (doubling up to [`MAX_PATIENCE`]).
+const PATIENCE: Duration = Duration::from_millis(500);
+const MAX_PATIENCE: Duration = Duration::from_secs(30);
+/// How often a waiting read looks at the torrent's progress.
+const TICK: Duration = Duration::from_millis(100);
+
 struct Torrent {
     handle: Handle,
+    watch: Mutex<Watch>,
+    kicking: std::sync::atomic::AtomicBool,
     /// Absolute paths of the files on disk and their lengths.
     files: Vec<(PathBuf, u64)>,
     /// Files known to be complete (read with pread).
@@ -349,6 +368,13 @@ impl RqbitEngine {
             key,
             Arc::new(Torrent {
                 handle,
+                watch: Mutex::new(Watch {
+                    fetched: 0,
+                    changed: Instant::now(),
+                    kicked: None,
+                    patience: PATIENCE,
+                }),
+                kicking: std::sync::atomic::AtomicBool::new(false),
                 files: disk,
                 complete,
                 data_dir: out,
@@ -442,15 +468,21 @@ impl RqbitEngine {
         let mut p = self.checkout(&t, key, file, offset, deadline).await?;
         let mut buf = vec![0u8; len];
         let mut got = 0;
+        let mut waiting_since = Instant::now();
         while got < len {
-            match tokio::time::timeout_at(deadline.into(), p.stream.read(&mut buf[got..])).await {
+            let tick = (Instant::now() + TICK).min(deadline);
+            match tokio::time::timeout_at(tick.into(), p.stream.read(&mut buf[got..])).await {
                 Ok(Ok(0)) => break,
                 Ok(Ok(n)) => {
                     got += n;
                     p.pos += n as u64;
+                    waiting_since = Instant::now();
                 }
                 Ok(Err(e)) => return Err(EngineError::Io(e)),
-                Err(_) => return Err(EngineError::ReadTimeout(Duration::ZERO)),
+                Err(_) if Instant::now() >= deadline => {
+                    return Err(EngineError::ReadTimeout(Duration::ZERO));
+                }
+                Err(_) => self.unstick(&t, waiting_since).await,
             }
         }
         buf.truncate(got);
@@ -461,6 +493,57 @@ impl RqbitEngine {
             lock(&self.idle).push(p);
         }
         Ok(buf)
+    }
+
+    /// A read is waiting for a piece: if the torrent as a whole has received nothing for a
+    /// while, restart its peer connections (pause + unpause).
+    ///
+    /// librqbit 9.1 can strand a piece: when an on-demand torrent has every selected piece and
+    /// no stream is open, it drops the peers that have everything, and the pieces they still
+    /// had in flight stay reserved for their address. A new connection to the same address
+    /// never requests them again until it times out (10 s), and then waits out a reconnect
+    /// backoff (≥ 10 s). Its piece requester also sleeps up to 5 s when it saw nothing to
+    /// request, and nothing wakes it when a stream starts or seeks. Pausing requeues every
+    /// in-flight piece; unpausing re-announces and dials the known peers again at once.
+    async fn unstick(&self, t: &Torrent, waiting_since: Instant) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = Instant::now();
+        let fetched = t
+            .handle
+            .live()
+            .map(|l| l.stats_snapshot().fetched_bytes)
+            .unwrap_or(0);
+        {
+            let mut w = lock(&t.watch);
+            if fetched != w.fetched {
+                w.fetched = fetched;
+                w.changed = now;
+                w.patience = PATIENCE;
+                return;
+            }
+            let quiet_since = w.changed.max(waiting_since);
+            let since_kick = w.kicked.map_or(Duration::MAX, |k| now - k);
+            if now - quiet_since < w.patience || since_kick < w.patience {
+                return;
+            }
+            w.kicked = Some(now);
+            w.patience = (w.patience * 2).min(MAX_PATIENCE);
+        }
+        if t.kicking.swap(true, SeqCst) {
+            return;
+        }
+        tracing::debug!(
+            torrent = t.handle.id(),
+            waited_ms = (now - waiting_since).as_millis() as u64,
+            "no data is arriving: restarting the peer connections"
+        );
+        if let Err(e) = self.session.pause(&t.handle).await {
+            tracing::debug!(error = %e, "pause failed");
+        }
+        if let Err(e) = self.session.unpause(&t.handle).await {
+            tracing::warn!(error = %e, "cannot restart the torrent");
+        }
+        t.kicking.store(false, SeqCst);
     }
 
     fn is_complete(&self, t: &Torrent, file: usize) -> bool {
