@@ -316,41 +316,12 @@ impl RqbitEngine {
         let key = TorrentKey(id);
         let info = handle
             .with_metadata(|m| {
-                let files: Vec<FileEntry> = m
-                    .info
-                    .iter_file_details()
-                    .enumerate()
-                    .map(|(index, d)| {
-                        let attrs = d.attrs();
-                        FileEntry {
-                            index,
-                            path: d.filename.to_vec(),
-                            len: d.len,
-                            padding: attrs.padding,
-                            executable: attrs.executable,
-                        }
-                    })
-                    .collect();
                 let disk: Vec<(PathBuf, u64)> = m
                     .file_infos
                     .iter()
                     .map(|f| (handle.output_folder().join(&f.relative_filename), f.len))
                     .collect();
-                (
-                    TorrentInfo {
-                        key,
-                        info_hash: hash.clone(),
-                        name: m
-                            .info
-                            .name()
-                            .map(|n| n.into_owned())
-                            .unwrap_or_else(|| hash.clone()),
-                        multi_file: m.info.info().files.is_some(),
-                        piece_length: u64::from(m.info.lengths().default_piece_length()),
-                        files,
-                    },
-                    disk,
-                )
+                (describe(key, &hash, &m.info), disk)
             })
             .map_err(eng)?;
         let (info, disk) = info;
@@ -605,11 +576,58 @@ fn remove_dir(p: &Path) {
     }
 }
 
-/// The v1 infohash (BEP 3: SHA-1 of the bencoded info dictionary) of `.torrent` bytes.
+/// What the FUSE layer needs of a validated info dictionary (BEP 3; BEP 47 file attributes).
+fn describe<B: AsRef<[u8]>>(
+    key: TorrentKey,
+    hash: &str,
+    info: &librqbit::ValidatedTorrentMetaV1Info<B>,
+) -> TorrentInfo {
+    let files = info
+        .iter_file_details()
+        .enumerate()
+        .map(|(index, d)| {
+            let attrs = d.attrs();
+            FileEntry {
+                index,
+                path: d.filename.to_vec(),
+                len: d.len,
+                padding: attrs.padding,
+                executable: attrs.executable,
+            }
+        })
+        .collect();
+    TorrentInfo {
+        key,
+        info_hash: hash.to_string(),
+        name: info
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|| hash.to_string()),
+        multi_file: info.info().files.is_some(),
+        piece_length: u64::from(info.lengths().default_piece_length()),
+        files,
+    }
+}
+
+/// Parse and validate `.torrent` bytes (BEP 3) without a session. librqbit refuses `..`
+/// components, separators inside a component, files without a name and duplicate names;
+/// what it accepts is sanitised by the tree (`fs::sanitise`).
+pub fn parse_metainfo(b: &[u8]) -> Result<TorrentInfo, String> {
+    let t =
+        librqbit::torrent_from_bytes(b).map_err(|e| format!("not a valid .torrent file: {e}"))?;
+    let hash = t.info_hash.as_string();
+    let info = t
+        .info
+        .data
+        .validate()
+        .map_err(|e| format!("not a usable .torrent file: {e}"))?;
+    Ok(describe(TorrentKey(0), &hash, &info))
+}
+
+/// The v1 infohash (BEP 3: SHA-1 of the bencoded info dictionary) of `.torrent` bytes, which
+/// must also pass [`parse_metainfo`]'s checks.
 fn info_hash_of(b: &[u8]) -> Result<String, String> {
-    librqbit::torrent_from_bytes(b)
-        .map(|t| t.info_hash.as_string())
-        .map_err(|e| format!("not a valid .torrent file: {e}"))
+    parse_metainfo(b).map(|i| i.info_hash)
 }
 
 async fn pread(path: PathBuf, offset: u64, len: usize) -> Result<Vec<u8>, EngineError> {
@@ -733,6 +751,136 @@ mod tests {
         );
         assert_eq!(magnet_extras("magnet:?dn=x").1, None);
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+    }
+
+    /// A bencode value (BEP 3), to craft hostile metainfo.
+    enum B {
+        I(i64),
+        S(Vec<u8>),
+        L(Vec<B>),
+        D(Vec<(&'static str, B)>),
+    }
+
+    fn enc(b: &B, out: &mut Vec<u8>) {
+        match b {
+            B::I(i) => out.extend(format!("i{i}e").bytes()),
+            B::S(s) => {
+                out.extend(format!("{}:", s.len()).bytes());
+                out.extend(s);
+            }
+            B::L(l) => {
+                out.push(b'l');
+                l.iter().for_each(|x| enc(x, out));
+                out.push(b'e');
+            }
+            B::D(d) => {
+                let mut d: Vec<_> = d.iter().collect();
+                d.sort_by_key(|(k, _)| *k);
+                out.push(b'd');
+                for (k, v) in d {
+                    enc(&B::S(k.as_bytes().to_vec()), out);
+                    enc(v, out);
+                }
+                out.push(b'e');
+            }
+        }
+    }
+
+    /// A multi-file `.torrent` named `name` with `(path components, length, attr)` files.
+    fn crafted(name: &[u8], files: &[(&[&[u8]], i64, &str)]) -> Vec<u8> {
+        const PL: i64 = 16384;
+        let total: i64 = files.iter().map(|f| f.1).sum();
+        let pieces = vec![0u8; 20 * (total + PL - 1).div_euclid(PL).max(1) as usize];
+        let files = files
+            .iter()
+            .map(|(path, len, attr)| {
+                let mut d = vec![
+                    ("length", B::I(*len)),
+                    (
+                        "path",
+                        B::L(path.iter().map(|c| B::S(c.to_vec())).collect()),
+                    ),
+                ];
+                if !attr.is_empty() {
+                    d.push(("attr", B::S(attr.as_bytes().to_vec())));
+                }
+                B::D(d)
+            })
+            .collect();
+        let info = B::D(vec![
+            ("name", B::S(name.to_vec())),
+            ("piece length", B::I(PL)),
+            ("pieces", B::S(pieces)),
+            ("files", B::L(files)),
+        ]);
+        let mut out = Vec::new();
+        enc(&B::D(vec![("info", info)]), &mut out);
+        out
+    }
+
+    #[test]
+    fn hostile_metainfo_is_refused_with_a_reason() {
+        let cases: [(&[(&[&[u8]], i64, &str)], &str); 5] = [
+            (&[(&[b"..", b"etc", b"passwd"], 10, "")], "path traversal"),
+            (&[(&[b"a/b"], 10, "")], "separator"),
+            (&[(&[b"a\\b"], 10, "")], "separator"),
+            (&[(&[], 10, "")], "no name"),
+            (
+                &[(&[b"d", b"x"], 10, ""), (&[b"d", b"x"], 5, "")],
+                "duplicate",
+            ),
+        ];
+        for (files, why) in cases {
+            let e = parse_metainfo(&crafted(b"p", files)).expect_err(why);
+            assert!(e.contains(why), "{e} (wanted '{why}')");
+            assert!(info_hash_of(&crafted(b"p", files)).is_err());
+        }
+    }
+
+    #[test]
+    fn accepted_metainfo_is_sanitised_and_pads_hidden() {
+        let long = vec![b'n'; 300];
+        let t = crafted(
+            b"..",
+            &[
+                (&[b"", b"abs", b"x"], 1, ""),
+                (&[b"n\0ul"], 2, ""),
+                (&[&long], 3, ""),
+                (&[b"d"], 4, ""),
+                (&[b"d", b"f"], 5, ""),
+                (&[b".pad", b"16384"], 16384, "p"),
+                (&[b".pad", b"16384"], 16384, "p"),
+                (&[b".", b"dot"], 6, ""),
+                (&[b"run.sh"], 7, "x"),
+            ],
+        );
+        let info = parse_metainfo(&t).expect("librqbit accepts these");
+        assert_eq!(info.name, "..");
+        assert!(info.multi_file);
+        assert_eq!(info.files.iter().filter(|f| f.padding).count(), 2);
+        assert!(info.files.iter().any(|f| f.executable));
+        let mut tree = crate::btfs::fs::Tree::new();
+        tree.add_torrent(&info);
+        let paths: Vec<String> = tree.files().into_iter().map(|f| f.0).collect();
+        let long_name = format!("_../{}", "n".repeat(255));
+        let want = [
+            "_../abs/x",
+            "_../d",
+            "_../d (2)/f",
+            "_../dot",
+            "_../n_ul",
+            long_name.as_str(),
+            "_../run.sh",
+        ];
+        assert_eq!(paths, want);
+        for p in &paths {
+            for c in p.split('/') {
+                assert!(
+                    !c.is_empty() && c != "." && c != ".." && c.len() <= 255,
+                    "{p}"
+                );
+            }
+        }
     }
 
     #[test]
