@@ -786,8 +786,11 @@ mod tests {
         }
     }
 
-    /// A multi-file `.torrent` named `name` with `(path components, length, attr)` files.
-    fn crafted(name: &[u8], files: &[(&[&[u8]], i64, &str)]) -> Vec<u8> {
+    /// One file of a crafted torrent: path components, length, BEP 47 `attr`.
+    type CraftedFile<'a> = (&'a [&'a [u8]], i64, &'a str);
+
+    /// A multi-file `.torrent` named `name`.
+    fn crafted(name: &[u8], files: &[CraftedFile<'_>]) -> Vec<u8> {
         const PL: i64 = 16384;
         let total: i64 = files.iter().map(|f| f.1).sum();
         let pieces = vec![0u8; 20 * (total + PL - 1).div_euclid(PL).max(1) as usize];
@@ -820,7 +823,7 @@ mod tests {
 
     #[test]
     fn hostile_metainfo_is_refused_with_a_reason() {
-        let cases: [(&[(&[&[u8]], i64, &str)], &str); 5] = [
+        let cases: [(&[CraftedFile<'_>], &str); 5] = [
             (&[(&[b"..", b"etc", b"passwd"], 10, "")], "path traversal"),
             (&[(&[b"a/b"], 10, "")], "separator"),
             (&[(&[b"a\\b"], 10, "")], "separator"),
