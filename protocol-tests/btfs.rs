@@ -1,9 +1,12 @@
 //! Torrent mounts against a real loopback swarm: Debian's opentracker on 127.0.0.1 and a
 //! python3-libtorrent seeder on 127.0.0.2 (`btfs_swarm.py`), DHT/LSD/UPnP off everywhere, the
-//! mount listening on 127.0.0.1 only. One swarm is shared by all tests of this file.
+//! mount listening on 127.0.0.1 only. One swarm is shared by all tests of this file; it runs in
+//! a private network namespace (`unshare -n`, only `lo` up) that every `fusevol mount` joins
+//! (`nsenter --net`), so nothing can leave the machine. A lying seeder (`btfs_evil_seeder.py`,
+//! 127.0.0.3) serves a corrupted piece.
 //!
-//! Needs root (FUSE mounts), `opentracker`, `mktorrent`, `python3-libtorrent`
-//! (`scripts/setup.sh`). Without them the tests print `SKIP` and pass, unless
+//! Needs root (FUSE mounts, namespaces), `opentracker`, `mktorrent`, `python3-libtorrent`,
+//! `unshare`/`nsenter` (util-linux) and `ip` (iproute2) (`scripts/setup.sh`). Without them the tests print `SKIP` and pass, unless
 //! `FUSEVOL_REQUIRE_SAMBA=1` (CI) makes that a failure.
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -17,6 +20,12 @@ use std::time::{Duration, Instant};
 
 const PIECE: u64 = 256 * 1024;
 const BIG: usize = 48 << 20;
+/// The lying seeder's torrent: one file of this size; piece EVIL_PIECE is damaged at the
+/// libtorrent seeder.
+const EVIL_LEN: usize = 2 * 1024 * 1024 + 12_345;
+const EVIL_PIECE: u64 = 3;
+/// librqbit's fixed look-ahead per stream (`PER_STREAM_BUF_DEFAULT`, notes §4.3 trap 3).
+const ENGINE_LOOKAHEAD: u64 = 32 << 20;
 /// The payload: (path below `payload/`, size). Odd sizes so that files share pieces.
 const FILES: &[(&str, usize)] = &[
     ("big.bin", BIG),
@@ -95,6 +104,12 @@ pub struct Swarm {
     pub orphan_hash: String,
     /// Local copies of the payload files: (relative path, bytes).
     pub files: Vec<(String, Vec<u8>)>,
+    /// The swarm's network namespace (the seeder process's).
+    pub netns: PathBuf,
+    /// The single-file torrent whose piece [`EVIL_PIECE`] only the lying seeder has, and its
+    /// correct data.
+    pub evil: PathBuf,
+    pub evil_data: Vec<u8>,
     _child: Mutex<Child>,
 }
 
@@ -133,7 +148,14 @@ impl Swarm {
         if !Path::new("/dev/fuse").exists() {
             return skip("no /dev/fuse");
         }
-        for c in ["opentracker", "mktorrent", python()] {
+        for c in [
+            "opentracker",
+            "mktorrent",
+            "unshare",
+            "nsenter",
+            "ip",
+            python(),
+        ] {
             if !have(c) {
                 return skip(&format!("{c} is not installed (scripts/setup.sh)"));
             }
@@ -161,15 +183,36 @@ impl Swarm {
         fs::create_dir_all(&orphan_src).unwrap();
         fs::write(orphan_src.join("lonely.bin"), payload(99, 3 << 20)).unwrap();
         fs::write(orphan_src.join("other.txt"), b"nobody seeds me\n").unwrap();
+        // A single-file torrent whose piece EVIL_PIECE only the lying seeder has: the libtorrent
+        // seeder's copy is damaged there.
+        let evil_src = dir.join("evil-src");
+        fs::create_dir_all(&evil_src).unwrap();
+        let evil_data = payload(77, EVIL_LEN);
+        fs::write(evil_src.join("evil.bin"), &evil_data).unwrap();
+        let mut damaged = evil_data.clone();
+        let at = (EVIL_PIECE * PIECE) as usize;
+        damaged[at..at + 1000].iter_mut().for_each(|b| *b ^= 0x5A);
+        fs::write(seed.join("evil.bin"), &damaged).unwrap();
         let tracker_port = free_port();
         let seed_port = free_port();
         let announce = format!("http://127.0.0.1:{tracker_port}/announce");
         let torrent = dir.join("payload.torrent");
         let orphan = dir.join("orphan.torrent");
+        let evil = dir.join("evil.torrent");
         mktorrent(&announce, &seed.join("payload"), &torrent);
         mktorrent(&announce, &orphan_src, &orphan);
+        mktorrent(&announce, &evil_src.join("evil.bin"), &evil);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/btfs_swarm.py");
-        let mut child = Command::new(python())
+        // A private network namespace with only `lo` up: DHT, LSD and UPnP cannot leave it.
+        let mut child = Command::new("unshare")
+            .args([
+                "-n",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec \"$0\" \"$@\"",
+            ])
+            .arg(python())
             .arg(script)
             .arg(&dir)
             .arg(tracker_port.to_string())
@@ -177,6 +220,7 @@ impl Swarm {
             .arg(&seed)
             .arg(&torrent)
             .arg(&orphan)
+            .arg(&evil)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -197,8 +241,11 @@ impl Swarm {
             }
         }
         Some(Swarm {
+            netns: PathBuf::from(format!("/proc/{}/ns/net", child.id())),
             info_hash: info_hash(&torrent),
             orphan_hash: info_hash(&orphan),
+            evil,
+            evil_data,
             dir,
             tracker_port,
             seed_port,
@@ -223,6 +270,20 @@ impl Swarm {
 
     fn file(&self, rel: &str) -> &[u8] {
         &self.files.iter().find(|f| f.0 == rel).unwrap().1
+    }
+
+    /// `cmd` run inside the swarm's network namespace.
+    fn in_netns(&self, cmd: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.netns.display()))
+            .arg("--")
+            .arg(cmd);
+        c
+    }
+
+    /// fusevol inside the swarm's network namespace (mounts are in the shared mount namespace).
+    fn fusevol(&self) -> Command {
+        self.in_netns(env!("CARGO_BIN_EXE_fusevol"))
     }
 }
 
@@ -253,7 +314,7 @@ impl Mount {
             if extra_opts.is_empty() { "" } else { "," }
         );
         let t0 = Instant::now();
-        let mut cmd = fusevol();
+        let mut cmd = s.fusevol();
         cmd.args(["mount", "-o", &opts, source]).arg(&mnt);
         // Debugging: FUSEVOL_BTFS_TEST_LOG=FILTER writes the mount's log (FUSEVOL_LOG=FILTER)
         // to `<test dir>/<name>.log`; the daemon inherits that file as its stderr.
@@ -539,6 +600,29 @@ fn btfs_reads_only_what_is_read() {
     let big = m.data.join(&s.info_hash).join("big.bin");
     let big_alloc = fs::metadata(&big).map(|m| m.blocks() * 512).unwrap_or(0);
     assert!(big_alloc <= PIECE, "big.bin has {big_alloc} bytes on disk");
+    // 4 KiB from the middle of big.bin: its piece, plus at most the engine's look-ahead (and
+    // the kernel's read-ahead), never the whole file.
+    let off = BIG as u64 / 2 + 12_345;
+    let p = m.p("payload/big.bin");
+    let got = within(Duration::from_secs(30), "random read", move || {
+        let mut f = fs::File::open(&p).unwrap();
+        f.seek(SeekFrom::Start(off)).unwrap();
+        let mut b = vec![0u8; 4096];
+        f.read_exact(&mut b).unwrap();
+        b
+    });
+    assert_eq!(got, s.file("big.bin")[off as usize..off as usize + 4096]);
+    std::thread::sleep(Duration::from_millis(500));
+    let big_alloc = fs::metadata(&big).map(|m| m.blocks() * 512).unwrap_or(0);
+    let bound = PIECE + ENGINE_LOOKAHEAD / 2;
+    eprintln!(
+        "on demand: big.bin has {big_alloc} bytes on disk after a 4 KiB read (bound {bound})"
+    );
+    assert!(big_alloc >= 4096, "the read piece is not on disk");
+    assert!(
+        big_alloc <= bound,
+        "{big_alloc} bytes of big.bin on disk > {bound}"
+    );
     m.umount();
     // `keep`: the data stays.
     std::thread::sleep(Duration::from_millis(500));
@@ -556,7 +640,8 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
         "nodht,listen=127.0.0.1,read_timeout=2,metadata_timeout=5,data_dir={}",
         base.join("data").display()
     );
-    let mut child = fusevol()
+    let mut child = s
+        .fusevol()
         .args(["mount", "-f", "-o", &opts])
         .arg(&s.orphan)
         .arg(&mnt)
@@ -628,7 +713,8 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
         "nodht,listen=127.0.0.1,read_timeout=60,data_dir={}",
         base.join("data3").display()
     );
-    let mut child = fusevol()
+    let mut child = s
+        .fusevol()
         .args(["mount", "-f", "-o", &opts])
         .arg(&s.orphan)
         .arg(&mnt3)
@@ -682,6 +768,64 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
     assert!(!is_mounted(&mnt3), "still mounted after SIGTERM");
     drop(guard);
 
+    // Lazy unmount (`umount -l`) while a read is blocked: the read fails and the process
+    // exits, within 2 s.
+    let mnt4 = base.join("mnt4");
+    fs::create_dir_all(&mnt4).unwrap();
+    let opts = format!(
+        "nodht,listen=127.0.0.1,read_timeout=60,data_dir={}",
+        base.join("data4").display()
+    );
+    let mut child = s
+        .fusevol()
+        .args(["mount", "-f", "-o", &opts])
+        .arg(&s.orphan)
+        .arg(&mnt4)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !is_mounted(&mnt4) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "orphan mount 4 not up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let f = mnt4.join("orphan/lonely.bin");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = fs::File::open(&f).and_then(|mut h| {
+            let mut b = [0u8; 4096];
+            h.read(&mut b)
+        });
+        let _ = tx.send(r.map_err(|e| e.raw_os_error()));
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let st = Command::new("umount")
+        .arg("-l")
+        .arg(&mnt4)
+        .status()
+        .unwrap();
+    assert!(st.success(), "umount -l");
+    let t = Instant::now();
+    let r = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the pending read did not return within 2 s of umount -l");
+    assert!(r.is_err(), "the pending read returned data: {r:?}");
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "fusevol still running 2 s after umount -l with a read pending"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("umount -l: reader got {r:?}, exit after {:?}", t.elapsed());
+    assert!(
+        !base.join("data4").join(&s.orphan_hash).exists(),
+        "data left after umount -l"
+    );
+
     // A magnet nobody can resolve (the tracker knows no peer): the mount fails after
     // metadata_timeout, clearly.
     let magnet = format!(
@@ -691,7 +835,8 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
     let mnt2 = base.join("mnt2");
     fs::create_dir_all(&mnt2).unwrap();
     let t = Instant::now();
-    let out = fusevol()
+    let out = s
+        .fusevol()
         .args([
             "mount",
             "-o",
@@ -707,6 +852,174 @@ fn btfs_no_seeder_eio_within_deadline_and_clean_sigterm() {
     assert!(err.contains("no metadata after 2s"), "{err}");
     assert!(took < Duration::from_secs(8), "gave up after {took:?}");
     assert!(!is_mounted(&mnt2));
+}
+
+#[test]
+fn btfs_fetch_all_downloads_the_rest_in_the_background() {
+    let Some(s) = Swarm::get() else { return };
+    let m = Mount::new("fetch-all", &s.torrent.to_string_lossy(), "fetch_all");
+    let total: usize = s.files.iter().map(|f| f.1.len()).sum();
+    // Nothing is read: everything arrives anyway.
+    let t = Instant::now();
+    let want = format!("have_bytes {total} of {total}");
+    let mut text = String::new();
+    while t.elapsed() < Duration::from_secs(30) {
+        let st = fusevol().arg("status").arg(&m.mnt).output().unwrap();
+        text = String::from_utf8_lossy(&st.stdout).into_owned();
+        if text.contains(&want) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        text.contains(&want),
+        "not everything fetched after 30 s:\n{text}"
+    );
+    eprintln!("fetch_all: {total} bytes in {:?}", t.elapsed());
+    let on_disk = allocated(&m.data);
+    assert!(on_disk >= total as u64, "{on_disk} bytes on disk < {total}");
+    // And it is what the seeder has.
+    let v = read_all(m.p("payload/big.bin"));
+    assert_eq!(sha(&v), sha(s.file("big.bin")));
+    m.umount();
+}
+
+#[test]
+fn btfs_bad_piece_is_rejected_and_refetched() {
+    let Some(s) = Swarm::get() else { return };
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/btfs_evil_seeder.py");
+    let mut evil = s
+        .in_netns(python())
+        .arg(script)
+        .arg(&s.evil)
+        .arg(s.dir.join("evil-src/evil.bin"))
+        .args(["127.0.0.3", &port.to_string(), &EVIL_PIECE.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = evil.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(
+        first.as_deref(),
+        Ok("LISTENING"),
+        "the lying seeder did not start"
+    );
+    // The libtorrent seeder (through the tracker) has every piece but EVIL_PIECE; the lying
+    // one (a peer hint) claims all and corrupts its first answer for EVIL_PIECE.
+    let m = Mount::new(
+        "evil",
+        &s.evil.to_string_lossy(),
+        &format!("peer=127.0.0.3:{port}"),
+    );
+    let t = Instant::now();
+    let v = read_all(m.p("evil.bin"));
+    let took = t.elapsed();
+    assert!(
+        v == s.evil_data,
+        "evil.bin read through the mount differs from the original"
+    );
+    let events: Vec<String> = rx.try_iter().collect();
+    eprintln!("bad piece: evil.bin read correctly in {took:?}; lying seeder: {events:?}");
+    let bad = format!("CORRUPTED {EVIL_PIECE} 0");
+    let again = format!("SERVED {EVIL_PIECE} 0");
+    let at_bad = events.iter().position(|e| *e == bad);
+    assert!(
+        at_bad.is_some(),
+        "the corrupted block was never sent: {events:?}"
+    );
+    // The client threw the piece away and asked for its first block again.
+    assert!(
+        events[at_bad.unwrap()..].contains(&again),
+        "the corrupted piece was not fetched again: {events:?}"
+    );
+    m.umount();
+    drop(evil.stdin.take());
+    let _ = evil.kill();
+    let _ = evil.wait();
+}
+
+/// A BEP 3 `.torrent` with hostile but (for librqbit) valid names, bencoded by hand.
+fn crafted_torrent() -> Vec<u8> {
+    fn s(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend(format!("{}:", b.len()).bytes());
+        out.extend(b);
+    }
+    // (path, length, attr): an empty and a `.` component, two BEP 47 pad files.
+    let files: [(&[&[u8]], u64, &[u8]); 5] = [
+        (&[b"", b"abs", b"x"], 1000, b""),
+        (&[b".pad", b"16384"], 15384, b"p"),
+        (&[b".", b"dot"], 16384, b""),
+        (&[b".pad", b"16384"], 16384 - 100, b"p"),
+        (&[b"ok.txt"], 100, b""),
+    ];
+    let total: u64 = files.iter().map(|f| f.1).sum();
+    let mut out = b"d4:infod5:filesl".to_vec();
+    for (path, len, attr) in files {
+        out.push(b'd');
+        if !attr.is_empty() {
+            s(&mut out, b"attr");
+            s(&mut out, attr);
+        }
+        s(&mut out, b"length");
+        out.extend(format!("i{len}e").bytes());
+        s(&mut out, b"path");
+        out.push(b'l');
+        path.iter().for_each(|c| s(&mut out, c));
+        out.extend(b"ee");
+    }
+    out.push(b'e');
+    s(&mut out, b"name");
+    s(&mut out, b"..");
+    s(&mut out, b"piece length");
+    out.extend(b"i16384e");
+    s(&mut out, b"pieces");
+    s(&mut out, &vec![0u8; 20 * total.div_ceil(16384) as usize]);
+    out.extend(b"ee");
+    out
+}
+
+#[test]
+fn btfs_crafted_names_are_sanitised_in_the_mount() {
+    let Some(s) = Swarm::get() else { return };
+    let path = s.dir.join("crafted.torrent");
+    fs::write(&path, crafted_torrent()).unwrap();
+    // Nobody seeds it: listing needs only the metainfo.
+    let m = Mount::new("crafted", &path.to_string_lossy(), "read_timeout=1");
+    let mut names: Vec<String> = fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["_.."], "the torrent named '..' must not escape");
+    let mut inner: Vec<String> = fs::read_dir(m.p("_.."))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    inner.sort();
+    // Pad files hidden, empty and `.` components dropped.
+    assert_eq!(inner, ["abs", "dot", "ok.txt"]);
+    assert_eq!(fs::metadata(m.p("_../abs/x")).unwrap().len(), 1000);
+    assert!(fs::metadata(m.p("_../.pad")).is_err());
+    // Nobody has the data: EIO after read_timeout, not a hang.
+    let p = m.p("_../ok.txt");
+    let r = within(
+        Duration::from_secs(10),
+        "read of unseeded data",
+        move || fs::read(p).map_err(|e| e.raw_os_error()),
+    );
+    assert_eq!(r, Err(Some(libc::EIO)));
+    m.umount();
 }
 
 #[test]

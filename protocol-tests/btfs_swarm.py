@@ -5,12 +5,13 @@ python3-libtorrent seeder on 127.0.0.2 (its own address: clients all come from 1
     btfs_swarm.py WORKDIR TRACKER_PORT SEED_PORT SEED_DIR TORRENT [TORRENT...]
 
 Every TORRENT's infohash is whitelisted (Debian builds opentracker whitelist-only); the seeder
-serves the torrents whose data is under SEED_DIR (DHT, LSD, UPnP and NAT-PMP off, unlimited
-unchoke slots, several connections per IP). Prints "READY" once every seeded torrent is
-announced, then runs until its standard input closes (the test process exited), stops the
+serves the torrents whose data is under SEED_DIR, complete or not (DHT, LSD, UPnP and NAT-PMP
+off, unlimited unchoke slots, several connections per IP). Prints "READY" once every served
+torrent is checked and announced, then runs until its standard input closes (the test process exited), stops the
 tracker and removes WORKDIR (unless FUSEVOL_KEEP_BTFS=1). Errors go to stderr with a non-zero exit.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -84,7 +85,7 @@ def main():
                     slog.write("%.3f %s %s\n" % (time.time(), a.what(), a.message()))
                 slog.flush()
         threading.Thread(target=pump, daemon=True).start()
-    handles = []
+    handles, served = [], []
     for ti in infos:
         name = ti.name()
         if os.path.exists(os.path.join(seed_dir, name)):
@@ -92,27 +93,33 @@ def main():
             atp.ti = ti
             atp.save_path = seed_dir
             handles.append(s.add_torrent(atp))
+            served.append(ti)
     announced = set()
     deadline = time.time() + 60
+    partial = (lt.torrent_status.states.downloading, lt.torrent_status.states.finished)
     while len(announced) < len(handles):
         for i, h in enumerate(handles):
             st = h.status()
-            if i not in announced and st.is_seeding:
+            # Checked: all there (seeding), or some pieces verified (damaged data).
+            checked = st.is_seeding or (st.state in partial and st.num_pieces > 0)
+            if i not in announced and checked:
                 h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
                 announced.add(i)
         if time.time() > deadline:
             sys.stderr.write("seeder did not finish checking its data\n")
             stop()
         time.sleep(0.05)
-    # Wait until the tracker knows the seeder of each torrent (scrape: complete >= 1).
-    for ti in infos[: len(handles)]:
+    # Wait until the tracker knows the seeder of each torrent (scrape: complete or
+    # incomplete >= 1; a torrent whose data is damaged is served as incomplete).
+    for ti in served:
         ih = bytes.fromhex(str(ti.info_hash()))
         q = "".join("%%%02X" % b for b in ih)
         while True:
             try:
                 body = urllib.request.urlopen(
                     "http://127.0.0.1:%d/scrape?info_hash=%s" % (tport, q), timeout=1).read()
-                if b"completei1" in body or b"completei2" in body:
+                counts = re.findall(rb"completei(\d+)e", body)
+                if any(int(c) >= 1 for c in counts):
                     break
             except Exception:
                 pass

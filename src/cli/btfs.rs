@@ -185,7 +185,8 @@ pub fn serve(
             )));
         }
     };
-    let fsname = format!("btfs:{}", info.name.replace([',', ' ', '\t', '\n'], "_"));
+    let info_name = info.name.clone();
+    let fsname = fsname_of(&info_name);
     let engine_dyn: Arc<dyn Engine> = engine.clone();
     let own = Ownership {
         uid: o.uid.unwrap_or_else(|| nix::unistd::getuid().as_raw()),
@@ -229,6 +230,7 @@ pub fn serve(
     };
     let mut unmounter = session.unmount_callable();
     let mp_owned = mp.to_path_buf();
+    let mp_str = mp.to_string_lossy().into_owned();
     let (engine2, keep) = (engine.clone(), o.keep);
     let parent2 = if ours { Some(parent.clone()) } else { None };
     let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -241,15 +243,40 @@ pub fn serve(
         ) else {
             return;
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        tracing::info!("signal received: unmounting");
+        // Our mount as /proc/self/mountinfo lists it; gone after a lazy unmount (`umount -l`).
+        let mounted = move || {
+            super::mount::mount_points()
+                .iter()
+                .any(|(m, t, _)| *m == mp_str && (t == "fuse" || t.starts_with("fuse.")))
+        };
+        let detached = async {
+            // Only a mount seen once can go away (a name we fail to match must not stop us).
+            let mut seen = false;
+            loop {
+                let now = mounted();
+                if seen && !now {
+                    break;
+                }
+                seen |= now;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let signalled = tokio::select! {
+            _ = term.recv() => true,
+            _ = int.recv() => true,
+            _ = detached => false,
+        };
         // Pending reads fail now, so that their readers let go of the mount.
         stop.send_replace(true);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if let Err(e) = unmounter.unmount() {
+        if !signalled {
+            // Detached with readers inside: the kernel ends the session once they let go,
+            // which they do now that their reads fail.
+            tracing::info!("the mount was detached: failing pending reads");
+        } else if let Err(e) = {
+            tracing::info!("signal received: unmounting");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            unmounter.unmount()
+        } {
             // Busy (a reader still has a file open): detach it instead, so we can exit.
             tracing::warn!(error = %e, "unmount on signal failed; detaching");
             let _ =
@@ -287,6 +314,11 @@ pub fn serve(
     rt.shutdown_timeout(Duration::from_millis(300));
     cleanup_parent(o.keep);
     r.map_err(|e| CliError::new(format!("FUSE session ended with an error: {e}")))
+}
+
+/// The mount's source name in /proc/self/mountinfo (no separators mount options would split).
+fn fsname_of(torrent_name: &str) -> String {
+    format!("btfs:{}", torrent_name.replace([',', ' ', '\t', '\n'], "_"))
 }
 
 /// `fusevol status MNT`: the mount's status file.
