@@ -956,7 +956,8 @@ fn crafted_torrent() -> Vec<u8> {
         out.extend(b);
     }
     // (path, length, attr): an empty and a `.` component, two BEP 47 pad files.
-    let files: [(&[&[u8]], u64, &[u8]); 5] = [
+    type File<'a> = (&'a [&'a [u8]], u64, &'a [u8]);
+    let files: [File<'_>; 5] = [
         (&[b"", b"abs", b"x"], 1000, b""),
         (&[b".pad", b"16384"], 15384, b"p"),
         (&[b".", b"dot"], 16384, b""),
