@@ -5,9 +5,9 @@
 //! (`nsenter --net`), so nothing can leave the machine. A lying seeder (`btfs_evil_seeder.py`,
 //! 127.0.0.3) serves a corrupted piece.
 //!
-//! Needs root (FUSE mounts, namespaces), `opentracker`, `mktorrent`, `python3-libtorrent`,
-//! `unshare`/`nsenter` (util-linux) and `ip` (iproute2) (`scripts/setup.sh`). Without them the tests print `SKIP` and pass, unless
-//! `FUSEVOL_REQUIRE_SAMBA=1` (CI) makes that a failure.
+//! Needs root (FUSE mounts, namespaces), `opentracker`, `mktorrent`, `python3-libtorrent` and
+//! `unshare`/`nsenter` (util-linux) (`scripts/setup.sh`). Without them the tests print `SKIP`
+//! and pass, unless `FUSEVOL_REQUIRE_SAMBA=1` (CI) makes that a failure.
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -148,14 +148,7 @@ impl Swarm {
         if !Path::new("/dev/fuse").exists() {
             return skip("no /dev/fuse");
         }
-        for c in [
-            "opentracker",
-            "mktorrent",
-            "unshare",
-            "nsenter",
-            "ip",
-            python(),
-        ] {
+        for c in ["opentracker", "mktorrent", "unshare", "nsenter", python()] {
             if !have(c) {
                 return skip(&format!("{c} is not installed (scripts/setup.sh)"));
             }
@@ -204,14 +197,9 @@ impl Swarm {
         mktorrent(&announce, &evil_src.join("evil.bin"), &evil);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-tests/btfs_swarm.py");
         // A private network namespace with only `lo` up: DHT, LSD and UPnP cannot leave it.
+        // (btfs_swarm.py brings `lo` up.)
         let mut child = Command::new("unshare")
-            .args([
-                "-n",
-                "--",
-                "sh",
-                "-c",
-                "ip link set lo up && exec \"$0\" \"$@\"",
-            ])
+            .args(["-n", "--"])
             .arg(python())
             .arg(script)
             .arg(&dir)

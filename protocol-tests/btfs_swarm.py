@@ -24,7 +24,20 @@ import urllib.request
 import libtorrent as lt
 
 
+def loopback_up():
+    """Bring `lo` up (a fresh network namespace from `unshare -n` has it down)."""
+    import fcntl
+    import struct
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+        ifr = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(sk, siocgifflags, ifr))[1]
+        if not flags & iff_up:
+            fcntl.ioctl(sk, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+
+
 def main():
+    loopback_up()
     work, tport, sport, seed_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     torrents = sys.argv[5:]
     infos = [lt.torrent_info(t) for t in torrents]
