@@ -307,12 +307,14 @@ pub fn serve(
     ready();
     let r = session.run();
     ended.store(true, std::sync::atomic::Ordering::SeqCst);
+    let t = std::time::Instant::now();
     // Bounded: SIGTERM and unmount must finish within two seconds.
     let _ = rt.block_on(async {
         tokio::time::timeout(Duration::from_millis(1500), engine.shutdown(o.keep)).await
     });
     rt.shutdown_timeout(Duration::from_millis(300));
     cleanup_parent(o.keep);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "stopped after the FUSE session");
     r.map_err(|e| CliError::new(format!("FUSE session ended with an error: {e}")))
 }
 
