@@ -17,7 +17,8 @@
 # As root. Installs what is missing (btfs opentracker mktorrent python3-libtorrent aria2 fuse)
 # with apt-get. Environment: RUNS (1), BENCH_MB (256), NO_BUILD=1 (skip `cargo build
 # --release`), FUSEVOL_BIN (target/release/fusevol, or $CARGO_TARGET_DIR/release/fusevol),
-# KEEP=1 (keep the work dir), FUSEVOL_OPTS (extra -o options for fusevol).
+# KEEP=1 (keep the work dir), FUSEVOL_OPTS (extra -o options for fusevol), CONTENDERS
+# ("fusevol btfs aria2c"), FUSEVOL_LOG (fusevol's log filter; the log is $WORK/fusevol.log).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -176,18 +177,22 @@ aria_run() {
     rm -rf "$dir"
 }
 
+CONTENDERS=${CONTENDERS:-fusevol btfs aria2c}
 for run in $(seq 1 "$RUNS"); do
     log "=== run $run/$RUNS"
-    m=$WORK/mnt-fusevol; d=$WORK/data-fusevol; rm -rf "$m" "$d"; mkdir -p "$m" "$d"
-    log "fusevol"
-    mount_run fusevol "$m" "$BIN" mount -f -t btfs \
-        -o "nodht,listen=127.0.0.1,min_port=$FV_PORT,max_port=$FV_PORT,data_dir=$d${FUSEVOL_OPTS:+,$FUSEVOL_OPTS}" \
-        "$TORRENT" "$m"
-    m=$WORK/mnt-btfs; d=$WORK/data-btfs; rm -rf "$m" "$d"; mkdir -p "$m" "$d"
-    log "btfs"
-    mount_run btfs "$m" btfs -f --data-directory="$d" --min-port=$BTFS_PORT --max-port=$BTFS_PORT "$TORRENT" "$m"
-    log "aria2c"
-    aria_run
+    for c in $CONTENDERS; do
+        log "$c"
+        m=$WORK/mnt-$c; d=$WORK/data-$c; rm -rf "$m" "$d"; mkdir -p "$m" "$d"
+        case $c in
+        fusevol) mount_run fusevol "$m" "$BIN" mount -f -t btfs \
+            -o "nodht,listen=127.0.0.1,min_port=$FV_PORT,max_port=$FV_PORT,data_dir=$d${FUSEVOL_OPTS:+,$FUSEVOL_OPTS}" \
+            "$TORRENT" "$m" ;;
+        btfs) mount_run btfs "$m" btfs -f --data-directory="$d" --min-port=$BTFS_PORT \
+            --max-port=$BTFS_PORT "$TORRENT" "$m" ;;
+        aria2c) aria_run ;;
+        *) echo "unknown contender $c" >&2; exit 1 ;;
+        esac
+    done
 done
 
 # ------------------------------------------------------------------ table (medians)

@@ -31,6 +31,9 @@ pub const STATUS_FILE: &str = ".fusevol-status";
 const NAME_MAX: usize = 255;
 /// Inode of the status file (never a tree index: the tree starts at 1 and grows up).
 const STATUS_INO: u64 = u64::MAX - 1;
+/// How far from the end of the previous reads a read may start and still be sequential (the
+/// kernel's read-ahead window, `set_max_readahead` below).
+const SEQ_SLACK: u64 = 4 << 20;
 /// Attributes never change: let the kernel cache them for long.
 const TTL: Duration = Duration::from_secs(3600);
 
@@ -394,10 +397,14 @@ impl Inner {
         if offset >= h.len {
             return Ok(Vec::new());
         }
-        let prev = h.next.swap(offset + u64::from(size), Ordering::Relaxed);
-        let access = if prev == offset {
+        // The kernel's read-ahead sends several reads at once, not always in order: a read
+        // near where the previous ones ended counts as sequential.
+        let end = offset + u64::from(size);
+        let access = if offset.abs_diff(h.next.load(Ordering::Relaxed)) <= SEQ_SLACK {
+            h.next.fetch_max(end, Ordering::Relaxed);
             Access::Sequential
         } else {
+            h.next.store(end, Ordering::Relaxed);
             Access::Random
         };
         let started = Instant::now();

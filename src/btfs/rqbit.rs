@@ -67,17 +67,26 @@ struct Watch {
     /// The torrent's received-bytes counter when last looked at, and when it last changed.
     fetched: u64,
     changed: Instant,
-    /// When the torrent was last restarted, and how long to wait before the next restart.
+    /// When the torrent was last restarted, and how many restarts in a row brought nothing.
     kicked: Option<Instant>,
-    patience: Duration,
+    strikes: u32,
 }
 
-/// A read that has got nothing while the whole torrent received nothing for this long
-/// restarts the torrent's peer connections (doubling up to [`MAX_PATIENCE`]).
+/// A read that has got nothing while the whole torrent received nothing for a while restarts
+/// the torrent's peer connections. The while is four average piece times, within
+/// [`MIN_PATIENCE`, `PATIENCE`] (500 ms before any piece arrived), doubled per restart that
+/// brought nothing, up to [`MAX_PATIENCE`].
+const MIN_PATIENCE: Duration = Duration::from_millis(100);
 const PATIENCE: Duration = Duration::from_millis(500);
 const MAX_PATIENCE: Duration = Duration::from_secs(30);
 /// How often a waiting read looks at the torrent's progress.
 const TICK: Duration = Duration::from_millis(100);
+
+/// A file read sequentially for this long is fetched whole in the background (librqbit's
+/// piece requester idles once a stream's 32 MiB window is requested, and nothing wakes it when
+/// the window moves; a selected file always has pieces to request). Its last reader closing it
+/// deselects it again.
+const SELECT_AFTER: u64 = 8 << 20;
 
 struct Torrent {
     handle: Handle,
@@ -85,8 +94,18 @@ struct Torrent {
     kicking: std::sync::atomic::AtomicBool,
     /// Absolute paths of the files on disk and their lengths.
     files: Vec<(PathBuf, u64)>,
+    /// Where each file starts in the torrent (BEP 3: the files are concatenated).
+    starts: Vec<u64>,
+    piece_len: u64,
+    /// The data files, opened for pread on first use.
+    fds: Vec<Mutex<Option<Arc<std::fs::File>>>>,
     /// Files known to be complete (read with pread).
     complete: Vec<std::sync::atomic::AtomicBool>,
+    /// On demand: the files selected for a whole fetch because they are being streamed (see
+    /// [`SELECT_AFTER`]). `None` with `fetch_all` (everything is selected).
+    selected: Option<Mutex<std::collections::BTreeSet<usize>>>,
+    /// Bytes read sequentially per file since its last random read.
+    streak: Mutex<HashMap<usize, u64>>,
     data_dir: PathBuf,
 }
 
@@ -106,6 +125,10 @@ struct Pooled {
 /// The librqbit engine.
 pub struct RqbitEngine {
     session: Arc<Session>,
+    /// For the have-bitfield (`api_dump_haves`), which `ManagedTorrent` does not expose.
+    api: librqbit::Api,
+    /// The runtime, for work started from FUSE threads (deselecting a closed file).
+    rt: tokio::runtime::Handle,
     cfg: RqbitConfig,
     torrents: Mutex<HashMap<TorrentKey, Arc<Torrent>>>,
     idle: Mutex<Vec<Pooled>>,
@@ -202,6 +225,8 @@ impl RqbitEngine {
             match Session::new_with_opts(cfg.data_dir.clone(), opts).await {
                 Ok(session) => {
                     return Ok(Self {
+                        api: librqbit::Api::new(session.clone(), None),
+                        rt: tokio::runtime::Handle::current(),
                         session,
                         cfg,
                         torrents: Mutex::new(HashMap::new()),
@@ -321,10 +346,11 @@ impl RqbitEngine {
                     .iter()
                     .map(|f| (handle.output_folder().join(&f.relative_filename), f.len))
                     .collect();
-                (describe(key, &hash, &m.info), disk)
+                let starts: Vec<u64> = m.file_infos.iter().map(|f| f.offset_in_torrent).collect();
+                (describe(key, &hash, &m.info), disk, starts)
             })
             .map_err(eng)?;
-        let (info, disk) = info;
+        let (info, disk, starts) = info;
         tracing::info!(
             hash = %info.info_hash,
             files = info.files.len(),
@@ -343,11 +369,16 @@ impl RqbitEngine {
                     fetched: 0,
                     changed: Instant::now(),
                     kicked: None,
-                    patience: PATIENCE,
+                    strikes: 0,
                 }),
                 kicking: std::sync::atomic::AtomicBool::new(false),
+                fds: disk.iter().map(|_| Mutex::new(None)).collect(),
                 files: disk,
+                starts,
+                piece_len: info.piece_length.max(1),
                 complete,
+                selected: (!o.fetch_all).then(|| Mutex::new(Default::default())),
+                streak: Mutex::new(HashMap::new()),
                 data_dir: out,
             }),
         );
@@ -428,13 +459,15 @@ impl RqbitEngine {
         access: Access,
     ) -> Result<Vec<u8>, EngineError> {
         let t = self.torrent(key)?;
-        let &(ref path, flen) = t.files.get(file).ok_or(EngineError::NotFound)?;
+        let &(_, flen) = t.files.get(file).ok_or(EngineError::NotFound)?;
         if offset >= flen || len == 0 {
             return Ok(Vec::new());
         }
         let len = len.min(usize::try_from(flen - offset).unwrap_or(usize::MAX));
-        if self.is_complete(&t, file) {
-            return pread(path.clone(), offset, len).await;
+        self.note_access(&t, file, len as u64, access).await;
+        // Verified pieces are read straight from the data files.
+        if self.is_complete(&t, file) || self.have_range(&t, file, offset, len as u64) {
+            return pread(t.clone(), file, offset, len).await;
         }
         let mut p = self.checkout(&t, key, file, offset, deadline).await?;
         let mut buf = vec![0u8; len];
@@ -477,37 +510,48 @@ impl RqbitEngine {
     /// request, and nothing wakes it when a stream starts or seeks. Pausing requeues every
     /// in-flight piece; unpausing re-announces and dials the known peers again at once.
     async fn unstick(&self, t: &Torrent, waiting_since: Instant) {
-        use std::sync::atomic::Ordering::SeqCst;
         let now = Instant::now();
-        let fetched = t
-            .handle
-            .live()
-            .map(|l| l.stats_snapshot().fetched_bytes)
-            .unwrap_or(0);
+        let Some(snap) = t.handle.live().map(|l| l.stats_snapshot()) else {
+            return;
+        };
+        let base = snap
+            .average_piece_download_time()
+            .map_or(PATIENCE, |p| (p * 4).clamp(MIN_PATIENCE, PATIENCE));
         {
             let mut w = lock(&t.watch);
-            if fetched != w.fetched {
-                w.fetched = fetched;
+            // (The counter starts again at 0 after a restart.)
+            if snap.fetched_bytes > w.fetched {
+                w.fetched = snap.fetched_bytes;
                 w.changed = now;
-                w.patience = PATIENCE;
+                w.strikes = 0;
                 return;
             }
+            w.fetched = snap.fetched_bytes;
+            let patience = base.saturating_mul(1 << w.strikes.min(16)).min(MAX_PATIENCE);
             let quiet_since = w.changed.max(waiting_since);
             let since_kick = w.kicked.map_or(Duration::MAX, |k| now - k);
-            if now - quiet_since < w.patience || since_kick < w.patience {
+            if now - quiet_since < patience || since_kick < patience {
                 return;
             }
             w.kicked = Some(now);
-            w.patience = (w.patience * 2).min(MAX_PATIENCE);
-        }
-        if t.kicking.swap(true, SeqCst) {
-            return;
+            w.strikes += 1;
         }
         tracing::debug!(
             torrent = t.handle.id(),
             waited_ms = (now - waiting_since).as_millis() as u64,
             "no data is arriving: restarting the peer connections"
         );
+        self.restart(t).await;
+    }
+
+    /// Pause and unpause: in-flight pieces are requeued, peers dialed again, and their piece
+    /// requesters start awake.
+    async fn restart(&self, t: &Torrent) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if t.kicking.swap(true, SeqCst) {
+            return;
+        }
+        lock(&t.watch).fetched = 0;
         if let Err(e) = self.session.pause(&t.handle).await {
             tracing::debug!(error = %e, "pause failed");
         }
@@ -515,6 +559,53 @@ impl RqbitEngine {
             tracing::warn!(error = %e, "cannot restart the torrent");
         }
         t.kicking.store(false, SeqCst);
+    }
+
+    /// Count sequential bytes per file; a file streamed for [`SELECT_AFTER`] is selected.
+    async fn note_access(&self, t: &Torrent, file: usize, len: u64, access: Access) {
+        let Some(selected) = &t.selected else { return };
+        let streamed = {
+            let mut streak = lock(&t.streak);
+            let s = streak.entry(file).or_insert(0);
+            *s = match access {
+                Access::Sequential => s.saturating_add(len),
+                Access::Random => 0,
+            };
+            *s >= SELECT_AFTER
+        };
+        if !streamed || self.is_complete(t, file) {
+            return;
+        }
+        let set = {
+            let mut sel = lock(selected);
+            if !sel.insert(file) {
+                return;
+            }
+            sel.iter().copied().collect()
+        };
+        tracing::debug!(file, "streamed: fetching the whole file");
+        if let Err(e) = self.session.update_only_files(&t.handle, &set).await {
+            tracing::warn!(file, error = %e, "cannot select the file");
+        }
+        // Idle piece requesters do not notice the selection for up to 5 s.
+        self.restart(t).await;
+    }
+
+    /// Are all pieces under `[offset, offset + len)` of `file` verified?
+    fn have_range(&self, t: &Torrent, file: usize, offset: u64, len: u64) -> bool {
+        let Some(&start) = t.starts.get(file) else {
+            return false;
+        };
+        let (a, b) = (start + offset, start + offset + len.max(1));
+        let Ok((bits, _)) = self.api.api_dump_haves(TorrentIdOrHash::Id(t.handle.id())) else {
+            return false;
+        };
+        (a / t.piece_len..=(b - 1) / t.piece_len).all(|i| {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| bits.get(i).map(|b| *b))
+                .unwrap_or(false)
+        })
     }
 
     fn is_complete(&self, t: &Torrent, file: usize) -> bool {
@@ -531,6 +622,26 @@ impl RqbitEngine {
             flag.store(true, Relaxed);
         }
         done
+    }
+
+    /// The last reader of `file` went away: stop fetching it whole.
+    fn deselect(&self, key: TorrentKey, file: usize) {
+        let Ok(t) = self.torrent(key) else { return };
+        lock(&t.streak).remove(&file);
+        let Some(selected) = &t.selected else { return };
+        let set: std::collections::HashSet<usize> = {
+            let mut sel = lock(selected);
+            if !sel.remove(&file) {
+                return;
+            }
+            sel.iter().copied().collect()
+        };
+        let session = self.session.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = session.update_only_files(&t.handle, &set).await {
+                tracing::debug!(file, error = %e, "cannot deselect the file");
+            }
+        });
     }
 
     fn drop_streams(&self, key: TorrentKey, file: Option<usize>) {
@@ -630,10 +741,28 @@ fn info_hash_of(b: &[u8]) -> Result<String, String> {
     parse_metainfo(b).map(|i| i.info_hash)
 }
 
-async fn pread(path: PathBuf, offset: u64, len: usize) -> Result<Vec<u8>, EngineError> {
+/// Read verified data of `file` from its data file.
+async fn pread(
+    t: Arc<Torrent>,
+    file: usize,
+    offset: u64,
+    len: usize,
+) -> Result<Vec<u8>, EngineError> {
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open(&path)?;
+        let f = {
+            let slot = t.fds.get(file).ok_or(std::io::ErrorKind::NotFound)?;
+            let mut slot = lock(slot);
+            match &*slot {
+                Some(f) => f.clone(),
+                None => {
+                    let path = &t.files.get(file).ok_or(std::io::ErrorKind::NotFound)?.0;
+                    let f = Arc::new(std::fs::File::open(path)?);
+                    *slot = Some(f.clone());
+                    f
+                }
+            }
+        };
         let mut buf = vec![0u8; len];
         let mut got = 0;
         while got < len {
@@ -675,6 +804,7 @@ impl Engine for RqbitEngine {
 
     fn file_closed(&self, key: TorrentKey, file: usize) {
         self.drop_streams(key, Some(file));
+        self.deselect(key, file);
     }
 
     fn stats(&self, key: TorrentKey) -> Result<Stats, EngineError> {
