@@ -527,7 +527,9 @@ impl RqbitEngine {
                 return;
             }
             w.fetched = snap.fetched_bytes;
-            let patience = base.saturating_mul(1 << w.strikes.min(16)).min(MAX_PATIENCE);
+            let patience = base
+                .saturating_mul(1 << w.strikes.min(16))
+                .min(MAX_PATIENCE);
             let quiet_since = w.changed.max(waiting_since);
             let since_kick = w.kicked.map_or(Duration::MAX, |k| now - k);
             if now - quiet_since < patience || since_kick < patience {
@@ -741,14 +743,16 @@ fn info_hash_of(b: &[u8]) -> Result<String, String> {
     parse_metainfo(b).map(|i| i.info_hash)
 }
 
-/// Read verified data of `file` from its data file.
+/// Read verified data of `file` from its data file. Inline on the runtime's thread: the
+/// pieces were just written, so this is a copy from the page cache (a blocking-pool thread per
+/// read cost more, and every such thread grew its own malloc arena: peak RSS 100 MiB).
 async fn pread(
     t: Arc<Torrent>,
     file: usize,
     offset: u64,
     len: usize,
 ) -> Result<Vec<u8>, EngineError> {
-    tokio::task::spawn_blocking(move || {
+    (move || {
         use std::os::unix::fs::FileExt;
         let f = {
             let slot = t.fds.get(file).ok_or(std::io::ErrorKind::NotFound)?;
@@ -775,9 +779,7 @@ async fn pread(
         }
         buf.truncate(got);
         Ok(buf)
-    })
-    .await
-    .map_err(eng)?
+    })()
     .map_err(EngineError::Io)
 }
 

@@ -314,7 +314,10 @@ pub fn serve(
     });
     rt.shutdown_timeout(Duration::from_millis(300));
     cleanup_parent(o.keep);
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "stopped after the FUSE session");
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "stopped after the FUSE session"
+    );
     r.map_err(|e| CliError::new(format!("FUSE session ended with an error: {e}")))
 }
 
