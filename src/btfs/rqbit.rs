@@ -511,22 +511,22 @@ impl RqbitEngine {
     /// in-flight piece; unpausing re-announces and dials the known peers again at once.
     async fn unstick(&self, t: &Torrent, waiting_since: Instant) {
         let now = Instant::now();
-        let Some(snap) = t.handle.live().map(|l| l.stats_snapshot()) else {
-            return;
-        };
+        // Not live (paused, or stopped by an error): no progress; a restart starts it again.
+        let snap = t.handle.live().map(|l| l.stats_snapshot());
+        let fetched = snap.as_ref().map_or(0, |s| s.fetched_bytes);
         let base = snap
-            .average_piece_download_time()
+            .and_then(|s| s.average_piece_download_time())
             .map_or(PATIENCE, |p| (p * 4).clamp(MIN_PATIENCE, PATIENCE));
         {
             let mut w = lock(&t.watch);
             // (The counter starts again at 0 after a restart.)
-            if snap.fetched_bytes > w.fetched {
-                w.fetched = snap.fetched_bytes;
+            if fetched > w.fetched {
+                w.fetched = fetched;
                 w.changed = now;
                 w.strikes = 0;
                 return;
             }
-            w.fetched = snap.fetched_bytes;
+            w.fetched = fetched;
             let patience = base
                 .saturating_mul(1 << w.strikes.min(16))
                 .min(MAX_PATIENCE);
@@ -540,6 +540,7 @@ impl RqbitEngine {
         }
         tracing::debug!(
             torrent = t.handle.id(),
+            state = %t.handle.stats().state,
             waited_ms = (now - waiting_since).as_millis() as u64,
             "no data is arriving: restarting the peer connections"
         );
@@ -549,10 +550,18 @@ impl RqbitEngine {
     /// Pause and unpause: in-flight pieces are requeued, peers dialed again, and their piece
     /// requesters start awake.
     async fn restart(&self, t: &Torrent) {
-        use std::sync::atomic::Ordering::SeqCst;
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        /// Clears the flag however this future ends.
+        struct Kicking<'a>(&'a AtomicBool);
+        impl Drop for Kicking<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, SeqCst);
+            }
+        }
         if t.kicking.swap(true, SeqCst) {
             return;
         }
+        let _guard = Kicking(&t.kicking);
         lock(&t.watch).fetched = 0;
         if let Err(e) = self.session.pause(&t.handle).await {
             tracing::debug!(error = %e, "pause failed");
@@ -560,7 +569,6 @@ impl RqbitEngine {
         if let Err(e) = self.session.unpause(&t.handle).await {
             tracing::warn!(error = %e, "cannot restart the torrent");
         }
-        t.kicking.store(false, SeqCst);
     }
 
     /// Count sequential bytes per file; a file streamed for [`SELECT_AFTER`] is selected.
