@@ -1008,7 +1008,18 @@ fn btfs_crafted_names_are_sanitised_in_the_mount() {
         move || fs::read(p).map_err(|e| e.raw_os_error()),
     );
     assert_eq!(r, Err(Some(libc::EIO)));
-    m.umount();
+    // The kernel's read-ahead of that file may still wait in the mount (up to read_timeout):
+    // the unmount may be busy for that long.
+    let t = Instant::now();
+    while fusevol()
+        .arg("umount")
+        .arg(&m.mnt)
+        .status()
+        .is_ok_and(|s| !s.success())
+    {
+        assert!(t.elapsed() < Duration::from_secs(3), "still busy after 3 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -409,7 +409,9 @@ impl RqbitEngine {
                     if let Ok(p) = self.streams.clone().try_acquire_owned() {
                         break p;
                     }
-                    // Pool full: close the least recently used idle stream, or wait.
+                    // Pool full: close the least recently used idle stream, or wait a little.
+                    // (A read that ends puts its stream back in `idle` with its permit, which
+                    // does not wake a waiter on the semaphore: look at `idle` again soon.)
                     let victim = {
                         let mut idle = lock(&self.idle);
                         let lru = idle
@@ -419,20 +421,28 @@ impl RqbitEngine {
                             .map(|(i, _)| i);
                         lru.map(|i| idle.swap_remove(i))
                     };
-                    if victim.is_none() {
-                        break tokio::time::timeout_at(
-                            deadline.into(),
-                            self.streams.clone().acquire_owned(),
-                        )
-                        .await
-                        .map_err(|_| EngineError::ReadTimeout(Duration::ZERO))?
-                        .map_err(eng)?;
+                    if victim.is_some() {
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        tracing::debug!(file, "timed out waiting for a free stream (pool full)");
+                        return Err(EngineError::ReadTimeout(Duration::ZERO));
+                    }
+                    let soon = (Instant::now() + Duration::from_millis(20)).min(deadline);
+                    if let Ok(p) =
+                        tokio::time::timeout_at(soon.into(), self.streams.clone().acquire_owned())
+                            .await
+                    {
+                        break p.map_err(eng)?;
                     }
                 };
                 let stream =
                     tokio::time::timeout_at(deadline.into(), t.handle.clone().stream(file))
                         .await
-                        .map_err(|_| EngineError::ReadTimeout(Duration::ZERO))?
+                        .map_err(|_| {
+                            tracing::debug!(file, "timed out opening a stream");
+                            EngineError::ReadTimeout(Duration::ZERO)
+                        })?
                         .map_err(|e| eng(format!("cannot open stream: {e:#}")))?;
                 Pooled {
                     key: (key, file),
@@ -484,6 +494,7 @@ impl RqbitEngine {
                 }
                 Ok(Err(e)) => return Err(EngineError::Io(e)),
                 Err(_) if Instant::now() >= deadline => {
+                    tracing::debug!(file, pos = p.pos, "timed out waiting for data");
                     return Err(EngineError::ReadTimeout(Duration::ZERO));
                 }
                 Err(_) => self.unstick(&t, waiting_since).await,
