@@ -363,18 +363,22 @@ fn fs_config(unc: &Unc, o: &CifsOptions) -> SmbFsConfig {
         direct_io: o.cache == CacheMode::None,
         writeback: o.cache == CacheMode::Loose,
         hard: o.hard,
+        durable: o.lease,
     }
 }
 
 /// A fresh connection, session and tree for a mount whose connection was lost.
+/// The same ClientGuid as the first connection, so durable handles with leases can be reclaimed.
 async fn reconnect(
     unc: &Unc,
     opts: &CifsOptions,
     auth: &Auth,
+    client_guid: [u8; 16],
 ) -> Result<crate::smb::Tree, crate::smb::Error> {
-    let cfg = opts
+    let mut cfg = opts
         .client_config(&unc.host, unc.port)
         .map_err(|e| crate::smb::Error::InvalidInput(e.to_string()))?;
+    cfg.client_guid = Some(client_guid);
     let client = crate::smb::Client::connect(cfg).await?;
     let session = client.session_setup(auth).await?;
     session.tree_connect(&unc.share).await
@@ -409,9 +413,10 @@ fn serve(
     })?;
     let connector: crate::smbfs::Connector = {
         let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
+        let guid = tree.session().client().client_guid();
         std::sync::Arc::new(move || {
             let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
-            Box::pin(async move { reconnect(&unc, &opts, &auth).await })
+            Box::pin(async move { reconnect(&unc, &opts, &auth, guid).await })
         })
     };
     let fs = SmbFs::new(

@@ -52,6 +52,9 @@ pub struct SmbFsConfig {
     pub writeback: bool,
     /// `hard`: after losing the server, wait (retrying) until it is back instead of failing.
     pub hard: bool,
+    /// Ask for durable handles v2 with a lease on file opens (SMB 3.x), so open files survive a
+    /// reconnect as the same server open (`nodurable` turns it off).
+    pub durable: bool,
 }
 
 /// Builds a new tree connection (new TCP connection, session and tree) after the old one was
@@ -62,9 +65,12 @@ pub type Connector = Arc<
         + Sync,
 >;
 
-/// The open file behind a handle, reopened by path after a reconnect.
+/// The open file behind a handle. After a reconnect it is reclaimed through its durable handle
+/// (MS-SMB2 3.2.4.4) when the server granted one, else reopened by path.
 struct FileSlot {
     cur: std::sync::RwLock<(File, u64)>,
+    /// One reopen per reconnect, however many operations on the handle noticed the loss.
+    reopening: tokio::sync::Mutex<()>,
     /// Share-relative SMB path and how to open it again (never creating or truncating).
     path: String,
     reopen: OpenOptions,
@@ -75,6 +81,7 @@ impl FileSlot {
         reopen.disposition = disposition::OPEN;
         Self {
             cur: std::sync::RwLock::new((file, generation)),
+            reopening: tokio::sync::Mutex::new(()),
             path,
             reopen,
         }
@@ -116,6 +123,8 @@ struct Inner {
     cfg: SmbFsConfig,
     inodes: Mutex<InodeTable<Stat>>,
     handles: HandleTable<Handle>,
+    /// Open files reclaimed through durable handles after reconnects.
+    reclaimed: std::sync::atomic::AtomicU64,
 }
 
 /// The filesystem handed to fuser.
@@ -207,44 +216,97 @@ impl Inner {
         }
     }
 
-    /// Run `op` on the tree; if the connection turns out lost, reconnect and run it once more.
+    /// Run `op` on the tree; if the connection turns out lost, reconnect and run it again: once
+    /// (`soft`), or for as long as it keeps losing the connection (`hard`).
     async fn on_tree<T, F, Fut>(&self, op: F) -> Result<T, SmbError>
     where
         F: Fn(Tree) -> Fut,
         Fut: Future<Output = Result<T, SmbError>>,
     {
-        let (t, g) = self.tree();
-        match op(t).await {
-            Err(e) if e.is_disconnect() && self.connector.is_some() => {
-                tracing::debug!(error = %e, "connection lost; reconnecting");
-                self.reconnect(g).await?;
-                op(self.tree().0).await
+        let mut tries = 0;
+        loop {
+            let (t, g) = self.tree();
+            match op(t).await {
+                Err(e)
+                    if e.is_disconnect() && self.connector.is_some() && self.retry(&mut tries) =>
+                {
+                    tracing::debug!(error = %e, "connection lost; reconnecting");
+                    self.reconnect(g).await?;
+                }
+                r => return r,
             }
-            r => r,
         }
     }
 
-    /// Run `op` on an open file; after a lost connection, reconnect, reopen the file by path and
-    /// run it once more.
+    /// Another attempt after a lost connection? One for `soft` mounts, always for `hard`.
+    fn retry(&self, tries: &mut u32) -> bool {
+        *tries += 1;
+        self.cfg.hard || *tries == 1
+    }
+
+    /// Run `op` on an open file; after a lost connection, reconnect, bring the file back
+    /// ([`reopen`](Self::reopen)) and run it again, as [`on_tree`](Self::on_tree) does.
     async fn on_file<T, F, Fut>(&self, slot: &FileSlot, op: F) -> Result<T, SmbError>
     where
         F: Fn(File) -> Fut,
         Fut: Future<Output = Result<T, SmbError>>,
     {
-        let (f, g) = slot.get();
-        match op(f).await {
-            Err(e) if e.is_disconnect() && self.connector.is_some() => {
-                tracing::debug!(error = %e, path = %slot.path, "connection lost; reopening");
-                if self.tree().1 == g {
-                    self.reconnect(g).await?;
+        let mut tries = 0;
+        let (mut f, mut g) = slot.get();
+        loop {
+            match op(f).await {
+                Err(e)
+                    if e.is_disconnect() && self.connector.is_some() && self.retry(&mut tries) =>
+                {
+                    tracing::debug!(error = %e, path = %slot.path, "connection lost; reopening");
+                    // `g`: the generation of the connection seen failing.
+                    loop {
+                        self.reconnect(g).await?;
+                        match self.reopen(slot).await {
+                            Ok(nf) => {
+                                (f, g) = (nf, slot.get().1);
+                                break;
+                            }
+                            Err(e) if e.is_disconnect() && self.cfg.hard => g = self.tree().1,
+                            Err(e) => return Err(e),
+                        }
+                    }
                 }
-                let (t, tg) = self.tree();
-                let nf = t.open(&slot.path, &slot.reopen).await?;
-                *slot.cur.write().unwrap_or_else(|p| p.into_inner()) = (nf.clone(), tg);
-                op(nf).await
+                r => return r,
             }
-            r => r,
         }
+    }
+
+    /// Bring an open file onto the current connection: reclaim its durable handle (the same
+    /// open, with its share modes, on the server) or, failing that, open the path again.
+    async fn reopen(&self, slot: &FileSlot) -> Result<File, SmbError> {
+        let _one = slot.reopening.lock().await;
+        let (old, og) = slot.get();
+        let (t, tg) = self.tree();
+        if og == tg {
+            return Ok(old);
+        }
+        let nf = match old.durable() {
+            Some(tok) => match t.reclaim(&slot.path, &slot.reopen, &tok).await {
+                Ok(nf) => {
+                    self.reclaimed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(path = %slot.path, "durable handle reclaimed");
+                    nf
+                }
+                Err(e) if e.is_disconnect() => {
+                    tracing::warn!(error = %e, path = %slot.path, "connection lost again while reclaiming");
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, path = %slot.path, "durable handle not reclaimed; reopening by path");
+                    t.open(&slot.path, &slot.reopen).await?
+                }
+            },
+            None => t.open(&slot.path, &slot.reopen).await?,
+        };
+        *slot.cur.write().unwrap_or_else(|p| p.into_inner()) = (nf.clone(), tg);
+        Ok(nf)
     }
 
     fn ttl(&self, s: &Stat) -> Duration {
@@ -633,7 +695,8 @@ impl Inner {
             self.ro()?;
         }
         let path = self.smb(&self.path(ino)?);
-        let o = Self::open_options(flags);
+        let mut o = Self::open_options(flags);
+        o.durable = self.cfg.durable;
         let (p, or) = (path.as_str(), &o);
         let file = self
             .on_tree(|t| async move { t.open(p, or).await })
@@ -671,6 +734,7 @@ impl Inner {
             disposition::OPEN_IF
         };
         o.options = options::NON_DIRECTORY_FILE;
+        o.durable = self.cfg.durable;
         if mode & 0o222 == 0 {
             o.attributes = fscc::attributes::READONLY;
         }
@@ -700,6 +764,7 @@ impl Inner {
         };
         let o = OpenOptions {
             access: o.access,
+            durable: o.durable,
             ..OpenOptions::read()
         };
         let file = FileSlot::new(file, self.tree().1, path, o);
@@ -916,6 +981,7 @@ impl SmbFs {
                 cfg,
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
+                reclaimed: Default::default(),
             }),
             rt,
         }
