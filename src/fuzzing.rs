@@ -72,6 +72,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("mount_options", mount_options),
     ("unc", unc),
     ("credentials_file", credentials_file),
+    ("lease", lease),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1162,6 +1163,53 @@ pub fn credentials_file(data: &[u8]) {
         Err(e) => {
             let t = texts(&e, &e);
             assert!(!t.contains(MARK), "password in an error: {t}");
+        }
+    }
+}
+
+/// Leases and durable handles (MS-SMB2 2.2.13.2.10-12, 2.2.14.2.12, 2.2.23, 2.2.25.2): the
+/// first byte picks the decoder, the rest is its input. Every decode re-encodes to itself.
+pub fn lease(data: &[u8]) {
+    use crate::smb::wire::lease::{
+        BreakNotification, DurableReconnectV2, DurableRequestV2, DurableResponseV2, LeaseBreakAck,
+        LeaseV2,
+    };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    match sel % 6 {
+        0 => {
+            let Ok(b) = BreakNotification::decode(rest) else {
+                return;
+            };
+            let mut m = rest[..SMB2_HEADER_LEN].to_vec();
+            b.encode(&mut m);
+            assert_eq!(BreakNotification::decode(&m), Ok(b));
+        }
+        1 => {
+            body_round_trip(rest, LeaseBreakAck::decode, |v, m, h| {
+                crate::smb::wire::RequestBody::encode(v, m, h)
+            });
+        }
+        2 => {
+            if let Ok(l) = LeaseV2::decode(rest) {
+                assert_eq!(LeaseV2::decode(&l.to_context().data), Ok(l));
+            }
+        }
+        3 => {
+            if let Ok(d) = DurableRequestV2::decode(rest) {
+                assert_eq!(d.to_context().data, rest);
+            }
+        }
+        4 => {
+            if let Ok(d) = DurableResponseV2::decode(rest) {
+                assert_eq!(d.to_context().data, rest);
+            }
+        }
+        _ => {
+            if let Ok(d) = DurableReconnectV2::decode(rest) {
+                assert_eq!(d.to_context().data, rest);
+            }
         }
     }
 }

@@ -108,4 +108,5 @@ corpus_tests! {
     mount_options,
     unc,
     credentials_file,
+    lease,
 }
