@@ -15,3 +15,4 @@ pub mod fuzzing;
 pub mod options;
 pub mod smb;
 pub mod smbfs;
+pub mod task;
