@@ -9,6 +9,7 @@
 //! - [`cli`]: the command-line front end (`main.rs` only parses arguments).
 pub mod btfs;
 pub mod cli;
+pub mod docker;
 pub mod fuse;
 #[doc(hidden)]
 pub mod fuzzing;
