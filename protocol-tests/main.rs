@@ -7,3 +7,4 @@ mod fuse_reconnect;
 mod samba;
 mod smb_cli;
 mod smb_client;
+mod task;
