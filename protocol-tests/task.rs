@@ -275,3 +275,113 @@ fn task_up_unwinds_when_a_volume_fails() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The unprivileged user of the rootless test (created once with useradd).
+const UNPRIV: &str = "fusevolt";
+
+fn unpriv_user() -> Option<(u32, u32)> {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let id = |flag: &str| -> Option<u32> {
+        let o = Command::new("id").args([flag, UNPRIV]).output().ok()?;
+        String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+    };
+    if id("-u").is_none() {
+        let st = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--home-dir", "/nonexistent"])
+            .args(["--shell", "/usr/sbin/nologin", UNPRIV])
+            .status()
+            .ok()?;
+        if !st.success() {
+            return None;
+        }
+    }
+    Some((id("-u")?, id("-g")?))
+}
+
+fn as_user(args: &[&str]) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", UNPRIV, "--"])
+        .args(args)
+        .env_remove("XDG_RUNTIME_DIR");
+    c
+}
+
+/// Without root: no bind mounts, so targets are symbolic links to the one volume mount.
+#[test]
+fn task_up_rootless_links_targets() {
+    let Some(srv) = Samba::start("default") else {
+        return;
+    };
+    let Some((uid, gid)) = unpriv_user() else {
+        eprintln!("SKIP: cannot create the user {UNPRIV}");
+        return;
+    };
+    srv.put_fixture("share", "hello.txt", b"hello from samba\n");
+    let dir = std::env::temp_dir().join(format!("fusevol-task-user.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    let sd = dir.join("state");
+    let _cleanup = Cleanup(sd.clone());
+    let pw = secret_file(&dir, "pw", &format!("{}\n", srv.password));
+    std::os::unix::fs::chown(&pw, Some(uid), Some(gid)).unwrap();
+    // The build may live where that user cannot reach it: use a copy.
+    let bin = dir.join("fusevol");
+    fs::copy(env!("CARGO_BIN_EXE_fusevol"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let task = dir.join("task.yaml");
+    fs::write(
+        &task,
+        format!(
+            "container:\n  volumes:\n    smb:\n      type: cifs\n      options: {{share: \"127.0.0.1:{}/share\", username: {}, password_file: pw}}\n  mounts: [\"smb:/a:ro\", \"smb:/b/c:ro\"]\n",
+            srv.port, srv.user
+        ),
+    )
+    .unwrap();
+    let (b, t, s) = (
+        bin.to_str().unwrap(),
+        task.to_str().unwrap(),
+        sd.to_str().unwrap(),
+    );
+    let up = as_user(&[b, "task", "up", t, "--state-dir", s])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "task up as {UNPRIV}: {}", text(&up));
+    let m = mounted_under(&sd);
+    assert_eq!(m.len(), 1, "one volume mount, no binds: {m:?}");
+    for target in ["a", "b%2Fc"] {
+        let p = sd.join("targets").join(target);
+        assert!(
+            fs::symlink_metadata(&p).unwrap().file_type().is_symlink(),
+            "{target}"
+        );
+        let cat = as_user(&["cat", p.join("hello.txt").to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&cat.stdout),
+            "hello from samba\n",
+            "{}",
+            text(&cat)
+        );
+    }
+    // Every target was ro: the volume itself is read-only.
+    let w = as_user(&["touch", sd.join("targets/a/new.txt").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!w.status.success());
+    assert!(text(&w).contains("Read-only"), "{}", text(&w));
+    let down = as_user(&[b, "task", "down", t, "--state-dir", s])
+        .output()
+        .unwrap();
+    assert!(down.status.success(), "task down: {}", text(&down));
+    let t0 = Instant::now();
+    while !mounted_under(&sd).is_empty() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mounted_under(&sd), Vec::<String>::new());
+    assert!(!sd.exists(), "state dir left behind");
+    let _ = fs::remove_dir_all(&dir);
+}
