@@ -651,8 +651,64 @@ fn docker_plugin_cifs_and_btfs_volumes_with_a_real_engine() {
         "re-adopted mount released"
     );
 
-    // 6. docker volume rm leaves nothing mounted and forgets the volumes.
-    for v in ["vro", "vrw", "vtor", "vbad"] {
+    // 6. Implicit create: options through `--mount …,volume-opt=`, and `Opts: null` through
+    //    `--volume-driver` with the definition kept out of band in the plugin's defs dir.
+    let mount_arg = format!(
+        "type=volume,src=vimp,dst=/data,volume-driver={drv},volume-opt=type=cifs,volume-opt=share=127.0.0.1:{}/share,volume-opt=username={},volume-opt=password={},volume-opt=vers=3.0",
+        srv.port, srv.user, srv.password
+    );
+    let o = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--mount",
+        &mount_arg,
+        &e.image,
+        "cat",
+        "/data/hello.txt",
+    ]);
+    assert_eq!(o, "hello from samba\n");
+    let defs = e.plugin_state.join("defs/vdef.conf");
+    fs::write(
+        &defs,
+        format!(
+            "type=cifs\nshare=127.0.0.1:{}/share\nusername={}\npassword={}\n",
+            srv.port, srv.user, srv.password
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&defs, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let o = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--volume-driver",
+        &drv,
+        "-v",
+        "vdef:/data",
+        &e.image,
+        "cat",
+        "/data/hello.txt",
+    ]);
+    assert_eq!(o, "hello from samba\n");
+    let o = e.run(&[
+        "--volume-driver",
+        &drv,
+        "-v",
+        "vnone:/data",
+        &e.image,
+        "true",
+    ]);
+    assert!(
+        out(&o).contains("no options for volume 'vnone'"),
+        "{}",
+        out(&o)
+    );
+
+    // 7. docker volume rm leaves nothing mounted and forgets the volumes.
+    for v in ["vro", "vrw", "vtor", "vbad", "vimp", "vdef"] {
         e.ok(&["volume", "rm", v]);
     }
     assert_eq!(mounts_under(&e.plugin_state), Vec::<String>::new());
