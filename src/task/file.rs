@@ -29,6 +29,9 @@ pub const MAX_ENTRIES: usize = 256;
 pub enum TaskError {
     #[error("not valid YAML: {0}")]
     Yaml(#[from] YamlError),
+    /// The file could not be read (the caller names the file).
+    #[error("{0}")]
+    Read(String),
     #[error("{key}: {why}")]
     Key { key: String, why: String },
     #[error("{key}: {err}")]
@@ -271,13 +274,12 @@ impl Task {
 
     /// Read and parse a task file (at most 1 MiB).
     pub fn load(path: &Path) -> Result<Task, TaskError> {
-        let f = std::fs::File::open(path)
-            .map_err(|e| key_err(path.display().to_string(), e.to_string()))?;
+        let f = std::fs::File::open(path).map_err(|e| TaskError::Read(e.to_string()))?;
         let mut text = String::new();
         use std::io::Read;
         f.take(yaml::MAX_INPUT as u64 + 1)
             .read_to_string(&mut text)
-            .map_err(|e| key_err(path.display().to_string(), e.to_string()))?;
+            .map_err(|e| TaskError::Read(e.to_string()))?;
         Task::parse(&text)
     }
 
