@@ -4,6 +4,7 @@
 mod btfs;
 mod docker;
 mod durable;
+mod fuse_load;
 mod fuse_mount;
 mod fuse_reconnect;
 mod samba;

@@ -457,6 +457,7 @@ fn serve(
         }
     }
     config.n_threads = Some(2);
+    let notifier = fs.notifier_slot();
     let mut session = fuser::Session::new(fs, mp, &config).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound && !is_root() {
             " (is fusermount3 installed?)"
@@ -465,6 +466,7 @@ fn serve(
         };
         CliError::new(format!("cannot mount on '{}': {e}{hint}", mp.display()))
     })?;
+    let _ = notifier.set(session.notifier());
     let mut unmounter = session.unmount_callable();
     let auto_unmount = config.mount_options.contains(&M::AutoUnmount);
     let mp_owned = mp.to_path_buf();

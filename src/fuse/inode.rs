@@ -24,6 +24,8 @@ struct Node<A> {
     nlookup: u64,
     server_id: Option<u64>,
     attr: Option<(A, Instant)>,
+    /// Where the node was when a rename replaced it: the name now holds another file.
+    replaced_at: Option<(u64, String)>,
 }
 
 /// Node ids and paths; `A` is the cached attribute type.
@@ -53,6 +55,7 @@ impl<A: Clone> InodeTable<A> {
                 nlookup: 1,
                 server_id: None,
                 attr: None,
+                replaced_at: None,
             },
         );
         Self {
@@ -91,6 +94,17 @@ impl<A: Clone> InodeTable<A> {
             cur = n.parent;
         }
         None
+    }
+
+    /// As [`path`](Self::path), and for a node a rename replaced, the name it had (which now
+    /// names the file that replaced it): a kernel that looked the name up just before the
+    /// rename opens what is there now, as if it had looked just after.
+    pub fn path_or_replacement(&self, ino: u64) -> Option<String> {
+        if let Some(p) = self.path(ino) {
+            return Some(p);
+        }
+        let (parent, name) = self.nodes.get(&ino)?.replaced_at.as_ref()?;
+        self.child_path(*parent, name)
     }
 
     /// The path of `name` inside directory `parent`.
@@ -157,6 +171,7 @@ impl<A: Clone> InodeTable<A> {
                 nlookup: 1,
                 server_id,
                 attr: Some((attr, now)),
+                replaced_at: None,
             },
         );
         self.by_name.insert(key, ino);
@@ -169,6 +184,11 @@ impl<A: Clone> InodeTable<A> {
     /// The node id of `name` in `parent`, if known (no reference taken).
     pub fn find(&self, parent: u64, name: &str) -> Option<u64> {
         self.by_name.get(&(parent, name.to_string())).copied()
+    }
+
+    /// Is `ino` still known (not forgotten)?
+    pub fn contains(&self, ino: u64) -> bool {
+        self.nodes.contains_key(&ino)
     }
 
     /// The kernel dropped `n` references (FUSE_FORGET).
@@ -224,6 +244,9 @@ impl<A: Clone> InodeTable<A> {
             && victim != ino
         {
             self.detach(victim);
+            if let Some(v) = self.nodes.get_mut(&victim) {
+                v.replaced_at = Some((new_parent, new_name.to_string()));
+            }
         }
         self.by_name.remove(&(parent, name.to_string()));
         if let Some(n) = self.nodes.get_mut(&ino) {
@@ -310,6 +333,10 @@ mod tests {
         t.rename(ROOT, "a", ROOT, "b");
         assert_eq!(t.find(ROOT, "b"), Some(a));
         assert_eq!(t.path(b), None);
+        // The replaced node opens what its name holds now; an unlinked one nothing.
+        assert_eq!(t.path_or_replacement(b).as_deref(), Some("b"));
+        t.unlink(ROOT, "b");
+        assert_eq!(t.path_or_replacement(a), None);
         assert_eq!(t.attr(a, Duration::from_secs(5)), Some(1));
         t.invalidate(a);
         assert_eq!(t.attr(a, Duration::from_secs(5)), None);

@@ -21,6 +21,7 @@ use fuser::{
     ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
     Request, TimeOrNow, WriteFlags,
 };
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -125,6 +126,19 @@ struct Inner {
     handles: HandleTable<Handle>,
     /// Open files reclaimed through durable handles after reconnects.
     reclaimed: std::sync::atomic::AtomicU64,
+    /// Size and mtime of each inode as last told to the kernel, which caches them for the
+    /// attribute TTL and clamps reads at that size: an open that finds the file changed on the
+    /// server (replaced by a rename, written by another client) corrects the kernel.
+    told: Mutex<HashMap<u64, (u64, SystemTime)>>,
+    /// Set once the session exists: tells the kernel to drop cached attributes and pages.
+    notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
+    /// Held (write) while a rename replaces a file that is open elsewhere, which takes three
+    /// server calls with a moment where the name is absent; lookups and opens (read) wait so
+    /// they never see that moment, as POSIX rename is atomic.
+    replacing: tokio::sync::RwLock<()>,
+    /// Write-behind queues of the handles that wrote to each inode: getattr drains them first
+    /// so the size it reports includes every write the kernel has made (it trusts our size).
+    writers: Mutex<HashMap<u64, Vec<std::sync::Weak<writebehind::WriteBehind>>>>,
 }
 
 /// The filesystem handed to fuser.
@@ -159,6 +173,21 @@ fn map_name(name: &str, on: bool) -> String {
             c => c,
         })
         .collect()
+}
+
+/// The `told` entry of an inode whose attributes the kernel was asked to drop.
+const UNKNOWN_TO_KERNEL: (u64, SystemTime) = (u64::MAX, SystemTime::UNIX_EPOCH);
+
+/// A hidden name beside `path` (share-relative, `\\`-separated) for a replaced file that is
+/// still open elsewhere: `.fusevol-replaced-<random hex>`.
+fn silly_name(path: &str) -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::fill(&mut r);
+    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    match path.rsplit_once('\\') {
+        Some((dir, _)) => format!("{dir}\\.fusevol-replaced-{tag}"),
+        None => format!(".fusevol-replaced-{tag}"),
+    }
 }
 
 fn unmap_name(name: &str, on: bool) -> String {
@@ -318,6 +347,12 @@ impl Inner {
     }
 
     fn attr(&self, ino: u64, s: &Stat) -> FileAttr {
+        if s.kind == Kind::File {
+            self.told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ino, (s.size, s.mtime));
+        }
         let mut a = s.to_attr(ino, &self.cfg.own);
         if self.cfg.readonly {
             a.perm &= !0o222;
@@ -425,15 +460,40 @@ impl Inner {
     async fn lookup(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
-        let (s, id) = self.stat_path(&self.smb(&rel)).await?;
+        let (s, id) = {
+            let _r = self.replacing.read().await;
+            self.stat_path(&self.smb(&rel)).await?
+        };
         let ino = self.lock().lookup(parent, &name, id, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
 
     async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
         let ttl = self.cfg.file_ttl.min(self.cfg.dir_ttl);
-        if let Some(s) = self.lock().attr(ino, ttl) {
-            return Ok((self.attr(ino, &s), self.ttl(&s)));
+        let writers: Vec<_> = {
+            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let live = w
+                .get(&ino)
+                .map(|l| l.iter().filter_map(|x| x.upgrade()).collect())
+                .unwrap_or_default();
+            if let Some(l) = w.get_mut(&ino) {
+                l.retain(|x| x.strong_count() > 0);
+                if l.is_empty() {
+                    w.remove(&ino);
+                }
+            }
+            live
+        };
+        if writers.is_empty() {
+            if let Some(s) = self.lock().attr(ino, ttl) {
+                return Ok((self.attr(ino, &s), self.ttl(&s)));
+            }
+        } else {
+            // Open for writing here: the server's size must include what is still queued
+            // (errors stay queued for the writer's next write, flush or fsync).
+            for wb in writers {
+                wb.settle().await;
+            }
         }
         let rel = self.path(ino)?;
         let (s, _) = self.stat_path(&self.smb(&rel)).await?;
@@ -656,6 +716,32 @@ impl Inner {
                         .await
                         .map_err(err)?;
                     }
+                    // The destination is a file someone holds open: SMB refuses to replace it
+                    // (ACCESS_DENIED), POSIX replaces it and the holders keep reading the old
+                    // contents. Move it aside under a hidden name, delete it there (it goes
+                    // when its last handle closes), then rename: what cifs.ko and NFS clients
+                    // call a silly rename.
+                    Ok(_) => {
+                        let _w = self.replacing.write().await;
+                        let aside = silly_name(t2);
+                        let a = aside.as_str();
+                        self.on_tree(|t| async move { t.rename(t2, a, false).await })
+                            .await
+                            .map_err(|_| err(e))?;
+                        let moved = self
+                            .on_tree(|t| async move { t.rename(f, t2, false).await })
+                            .await;
+                        if let Err(e2) = moved {
+                            // Put the destination back; the rename failed for its own reason.
+                            let _ = self
+                                .on_tree(|t| async move { t.rename(a, t2, false).await })
+                                .await;
+                            return Err(err(e2));
+                        }
+                        if let Err(e3) = self.on_tree(|t| async move { t.remove(a).await }).await {
+                            tracing::warn!(error = %e3, path = a, "replaced file left aside");
+                        }
+                    }
                     _ => return Err(err(e)),
                 }
             }
@@ -689,12 +775,14 @@ impl Inner {
         }
     }
 
-    async fn open(&self, ino: u64, flags: i32) -> R<u64> {
+    async fn open(&self, ino: u64, flags: i32) -> R<(u64, bool)> {
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         if write || flags & libc::O_TRUNC != 0 {
             self.ro()?;
         }
-        let path = self.smb(&self.path(ino)?);
+        let replacing = self.replacing.read().await;
+        let path = self.lock().path_or_replacement(ino).ok_or(Errno::ENOENT)?;
+        let path = self.smb(&path);
         let mut o = Self::open_options(flags);
         o.durable = self.cfg.durable;
         let (p, or) = (path.as_str(), &o);
@@ -702,16 +790,61 @@ impl Inner {
             .on_tree(|t| async move { t.open(p, or).await })
             .await
             .map_err(err)?;
+        drop(replacing);
         if flags & libc::O_TRUNC != 0 {
             self.lock().invalidate(ino);
         }
+        let direct = flags & libc::O_TRUNC == 0 && self.changed_on_server(ino, file.info());
         let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
         let file = FileSlot::new(file, self.tree().1, path, o);
-        Ok(self.handles.insert(Handle::File {
+        let fh = self.handles.insert(Handle::File {
             file,
             ra,
             wb: Arc::default(),
-        }))
+        });
+        Ok((fh, direct))
+    }
+
+    /// Does the file just opened differ from what the kernel was last told (another client
+    /// wrote it, or a rename replaced it between the kernel's lookup and this open)? Then the
+    /// cache is corrected: our attributes now, the kernel's by an invalidation sent after this
+    /// reply. Returns whether the size differs, in which case the handle must bypass the page
+    /// cache (the kernel clamps cached reads at the size it knows).
+    fn changed_on_server(&self, ino: u64, info: &FileInfo) -> bool {
+        let now = Self::stat_of(info);
+        let told = self
+            .told
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            .copied();
+        let Some((size, mtime)) = told else {
+            return false;
+        };
+        if size == now.size && mtime == now.mtime {
+            return false;
+        }
+        tracing::debug!(
+            ino,
+            size,
+            now = now.size,
+            "file changed on the server since the kernel looked"
+        );
+        self.lock().set_attr(ino, now);
+        // Until the kernel asks again (getattr, lookup: `attr` records what it is told), its
+        // view is unknown: later opens bypass the page cache too.
+        self.told
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ino, UNKNOWN_TO_KERNEL);
+        if let Some(n) = self.notifier.get().cloned() {
+            // Not from inside this request (the kernel may be waiting on it): afterwards.
+            tokio::spawn(async move {
+                let _ =
+                    tokio::task::spawn_blocking(move || n.inval_inode(INodeNo(ino), 0, 0)).await;
+            });
+        }
+        size != now.size || (size, mtime) == UNKNOWN_TO_KERNEL
     }
 
     async fn create(
@@ -838,6 +971,19 @@ impl Inner {
             return Err(Errno::EBADF);
         };
         let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
+        {
+            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let list = w.entry(ino).or_default();
+            if !list
+                .iter()
+                .any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(wb)))
+            {
+                list.retain(|x| x.strong_count() > 0);
+                list.push(Arc::downgrade(wb));
+            }
+        }
+        // Cached attributes predate this write: a getattr must not shrink the kernel's size.
+        self.lock().invalidate(ino);
         let ticket = wb
             .admit(offset, data.len())
             .await
@@ -966,6 +1112,11 @@ impl Inner {
 }
 
 impl SmbFs {
+    /// Where the mount puts the session's notifier once it exists (cache invalidations).
+    pub fn notifier_slot(&self) -> Arc<std::sync::OnceLock<fuser::Notifier>> {
+        self.inner.notifier.clone()
+    }
+
     /// `connector` rebuilds the connection after it is lost (`None`: a lost server stays lost).
     pub fn new(
         tree: Tree,
@@ -982,6 +1133,10 @@ impl SmbFs {
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
                 reclaimed: Default::default(),
+                told: Default::default(),
+                notifier: Default::default(),
+                replacing: Default::default(),
+                writers: Default::default(),
             }),
             rt,
         }
@@ -1040,7 +1195,18 @@ impl Filesystem for SmbFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.inner.lock().forget(ino.0, nlookup);
+        let gone = {
+            let mut t = self.inner.lock();
+            t.forget(ino.0, nlookup);
+            !t.contains(ino.0)
+        };
+        if gone {
+            self.inner
+                .told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino.0);
+        }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -1172,7 +1338,13 @@ impl Filesystem for SmbFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.spawn(|fs| async move {
             match fs.open(ino.0, flags.0).await {
-                Ok(fh) => reply.opened(FileHandle(fh), fs.fopen_flags()),
+                Ok((fh, direct)) => {
+                    let mut f = fs.fopen_flags();
+                    if direct {
+                        f |= FopenFlags::FOPEN_DIRECT_IO;
+                    }
+                    reply.opened(FileHandle(fh), f)
+                }
                 Err(e) => reply.error(e),
             }
         });
