@@ -304,3 +304,77 @@ fn long_read_and_write_survive_cuts_through_durable_handles() {
     );
     assert!(!text.contains("not reclaimed"), "{text}");
 }
+
+/// The pid of the daemon serving `mnt` (its argv names the mount point).
+fn daemon_of(mnt: &Path) -> Option<u32> {
+    let want = mnt.as_os_str().as_encoded_bytes();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        (args.contains(&&b"--daemon-child"[..]) && args.contains(&want)).then_some(pid)
+    })
+}
+
+fn mounted(mnt: &Path) -> bool {
+    let want = mnt.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+#[test]
+fn a_hard_mount_waiting_for_a_dead_server_still_unmounts() {
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
+    let proxy = Proxy::start(s.port);
+    let Some(m) = mount(&s, &proxy, "hard") else {
+        return;
+    };
+    std::fs::write(m.0.join("h"), b"data").unwrap();
+    let daemon = daemon_of(&m.0).expect("the mount daemon");
+    proxy.refuse(true);
+    proxy.cut();
+    // A program blocked on the dead server (hard: it waits).
+    let mut cat = Command::new("cat")
+        .arg(m.0.join("h"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(cat.try_wait().unwrap().is_none(), "cat should be waiting");
+
+    let fusevol = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fusevol"))
+            .args(args)
+            .arg(&m.0)
+            .output()
+            .unwrap()
+    };
+    let busy = fusevol(&["umount"]);
+    let msg = String::from_utf8_lossy(&busy.stderr);
+    assert!(!busy.status.success() && msg.contains("umount -l"), "{msg}");
+
+    let t0 = Instant::now();
+    let lazy = fusevol(&["umount", "-l"]);
+    assert!(
+        lazy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lazy.stderr)
+    );
+    assert!(!mounted(&m.0), "still in mountinfo after umount -l");
+    // The waiting program can be killed, and then the daemon goes away by itself.
+    cat.kill().unwrap();
+    cat.wait().unwrap();
+    while Path::new(&format!("/proc/{daemon}")).exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "daemon {daemon} still running after the lazy unmount"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // /proc/PID lingers for a zombie; the daemon's parent (the mount command) is gone, so init
+    // reaps it: nothing to wait for beyond the directory.
+}

@@ -39,7 +39,13 @@ enum Cmd {
     },
     /// Unmount a fusevol mount.
     #[command(alias = "unmount")]
-    Umount { mountpoint: std::path::PathBuf },
+    Umount {
+        /// Detach now even while programs still use the mount (umount -l); it goes away
+        /// completely once they let go.
+        #[arg(short = 'l', long)]
+        lazy: bool,
+        mountpoint: std::path::PathBuf,
+    },
     /// Show a torrent mount's progress: peers, bytes fetched, pieces done per file.
     Status { mountpoint: std::path::PathBuf },
     /// Mount the volumes of a task file (container.volumes / container.mounts).
@@ -174,7 +180,7 @@ fn sync_commands(cmd: &Cmd) -> Option<Result<(), CliError>> {
                 fstype: fstype.clone(),
             })
         }),
-        Cmd::Umount { mountpoint } => Some(cli::mount::umount(mountpoint)),
+        Cmd::Umount { lazy, mountpoint } => Some(cli::mount::umount(mountpoint, *lazy)),
         Cmd::Status { mountpoint } => Some(cli::btfs::status(mountpoint)),
         Cmd::Task { op } => Some(match op {
             TaskOp::Up { task, state_dir } => cli::task::up(task, state_dir.as_deref()),

@@ -108,7 +108,7 @@ fn unmount(p: &Path) -> Result<(), CliError> {
         }
         return Err(CliError::new(format!("cannot unmount '{}'", p.display())));
     }
-    match super::mount::umount(p) {
+    match super::mount::umount(p, false) {
         Ok(()) => Ok(()),
         Err(e) => {
             let lazy = std::process::Command::new("fusermount3")

@@ -139,7 +139,13 @@ struct Inner {
     /// Write-behind queues of the handles that wrote to each inode: getattr drains them first
     /// so the size it reports includes every write the kernel has made (it trusts our size).
     writers: Mutex<HashMap<u64, Vec<std::sync::Weak<writebehind::WriteBehind>>>>,
+    /// Is the mount still attached? A `hard` mount stops waiting for the server once it is not
+    /// (`umount -l`), so the programs blocked on it get EIO and the daemon can exit.
+    still_mounted: std::sync::OnceLock<MountedCheck>,
 }
+
+/// See [`Inner::still_mounted`].
+pub type MountedCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// The filesystem handed to fuser.
 pub struct SmbFs {
@@ -236,6 +242,11 @@ impl Inner {
                     return Ok(());
                 }
                 Err(e) if self.cfg.hard => {
+                    if self.still_mounted.get().is_some_and(|f| !f()) {
+                        return Err(SmbError::Disconnected(format!(
+                            "{e}; the mount was detached, no longer waiting"
+                        )));
+                    }
                     tracing::warn!(error = %e, "server still unreachable (hard mount): retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -1112,6 +1123,11 @@ impl Inner {
 }
 
 impl SmbFs {
+    /// How a `hard` mount tells that it was detached (see [`MountedCheck`]).
+    pub fn set_mounted_check(&self, f: MountedCheck) {
+        let _ = self.inner.still_mounted.set(f);
+    }
+
     /// Where the mount puts the session's notifier once it exists (cache invalidations).
     pub fn notifier_slot(&self) -> Arc<std::sync::OnceLock<fuser::Notifier>> {
         self.inner.notifier.clone()
@@ -1137,6 +1153,7 @@ impl SmbFs {
                 notifier: Default::default(),
                 replacing: Default::default(),
                 writers: Default::default(),
+                still_mounted: Default::default(),
             }),
             rt,
         }
