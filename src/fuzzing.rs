@@ -2191,9 +2191,8 @@ pub fn peer_wire(data: &[u8]) {
     }
     for _ in 0..64 {
         let buf = &stream[at..];
-        let (m, n) = match unless_atoi_overflow(|| Message::deserialize(buf, &[])) {
-            Some(Ok(x)) => x,
-            _ => break,
+        let Some(Ok((m, n))) = unless_atoi_overflow(|| Message::deserialize(buf, &[])) else {
+            break;
         };
         assert!(n >= 4 && n <= buf.len(), "consumed {n} of {}", buf.len());
         let prefix = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes"));
