@@ -109,4 +109,12 @@ corpus_tests! {
     unc,
     credentials_file,
     lease,
+    task_file,
+    docker_request,
+    docker_body,
+    magnet,
+    btfs_options,
+    torrent_metainfo,
+    bencode,
+    peer_wire,
 }

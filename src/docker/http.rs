@@ -78,7 +78,8 @@ fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, HttpError> {
                 }
             }
         }
-        if body.len() + size > MAX_BODY {
+        // `size` is the peer's (up to usize::MAX): compare without adding to it.
+        if size > MAX_BODY - body.len() {
             return Err(err(413, "request body too large"));
         }
         let start = body.len();
@@ -92,6 +93,11 @@ fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, HttpError> {
             return Err(err(400, "chunk not followed by CRLF"));
         }
     }
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Read the next request; `Ok(None)` on a clean end of stream between requests.
@@ -112,6 +118,10 @@ pub fn read_request<R: BufRead>(r: &mut R) -> Result<Option<Request>, HttpError>
     else {
         return Err(err(400, "malformed request line"));
     };
+    // RFC 9112 §3: method = token (RFC 9110 §5.6.2), and a request-target is never empty.
+    if method.is_empty() || !method.bytes().all(is_tchar) || path.is_empty() {
+        return Err(err(400, "malformed request line"));
+    }
     let http10 = match version {
         "HTTP/1.1" => false,
         "HTTP/1.0" => true,
@@ -308,6 +318,27 @@ mod tests {
         assert_eq!(s(b"POST /a HTTP/1.1\r\nX : y\r\n\r\n"), 400);
         assert_eq!(s(b"POST /a HTTP/1.1\r\nHost: x"), 400);
         assert_eq!(parse(b"").unwrap(), None);
+    }
+
+    /// Found by the `docker_request` fuzz target (`fuzz/corpus/docker_request/`): a chunk size
+    /// near usize::MAX overflowed the body-size check (a panic, in release a wrapped length and
+    /// an out-of-range slice); an empty method or request-target was accepted.
+    #[test]
+    fn fuzz_chunk_size_overflow_and_empty_request_line_parts() {
+        let r = parse(
+            b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nffffffffffffffff\r\n",
+        );
+        assert_eq!(r.unwrap_err().status, 413);
+        for line in [
+            &b"  HTTP/1.1\n\n"[..],
+            b" / HTTP/1.1\n\n",
+            b"POST  HTTP/1.1\n\n",
+            b"P\x01 / HTTP/1.1\n\n",
+        ] {
+            let e = parse(line).unwrap_err();
+            assert_eq!((e.status, e.why.as_str()), (400, "malformed request line"));
+        }
+        assert_eq!(parse(b"P / HTTP/1.1\n\n").unwrap().unwrap().method, "P");
     }
 
     #[test]
