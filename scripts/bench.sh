@@ -299,6 +299,11 @@ do_mount() {
     MPID=$! MOUNTED=1
     local deadline=$((SECONDS + 30))
     until is_mounted "$MNT" && timeout 5 ls "$ROOT" 2>/dev/null | grep -qx big.bin; do
+        # rclone retries a refused connection for ever: its log says so at once
+        if [ "$c" = rclone ] && grep -q "couldn't connect SMB" "$logf"; then
+            MOUNT_ERR="rclone: $(grep -m1 -o "couldn't connect SMB.*" "$logf")"
+            break
+        fi
         if ! kill -0 "$MPID" 2>/dev/null; then
             MOUNT_ERR="$c exited: $(tail -c 200 "$logf")"
             break
@@ -507,36 +512,43 @@ w_smallfiles() {
 w_mount() { do_umount; }  # the mount time is recorded for every mount (metric "mount")
 
 w_gitclone() {
-    local r=$1 c=$2 s=$3 d=clone-$2-$1 t0 dt tf rc=0 ok=1 note="" st fok=1
+    local r=$1 c=$2 s=$3 d=clone-$2-$1 t0 dt tf="" rc=0 ok=1 fok=1 st notes=()
     local sd=${SRV_SHARE[$s]}/$d g=(git -c safe.directory='*')
     t0=$EPOCHREALTIME
     timeout 600 git -c advice.detachedHead=false clone -q --no-hardlinks "file://$SRC/repo.git" "$ROOT/$d" \
         >"$WORK/git.out" 2>&1 || rc=$?
     dt=$(elapsed "$t0")
-    [ $rc = 0 ] || { ok=0; note="git clone exit $rc: $(tail -c 200 "$WORK/git.out")"; }
-    if [ $ok = 1 ]; then
+    if [ $rc != 0 ]; then
+        ok=0 notes+=("git clone exit $rc: $(tail -c 200 "$WORK/git.out")")
+    else
+        # in the mount: the repository must check out clean (git compares sizes and mtimes from
+        # lstat with what it recorded while writing) and pass fsck
         t0=$EPOCHREALTIME
-        timeout 600 "${g[@]}" -C "$ROOT/$d" fsck --no-progress >"$WORK/fsck.out" 2>&1 || fok=0
+        timeout 600 "${g[@]}" -C "$ROOT/$d" fsck --no-progress >"$WORK/fsck.out" 2>&1 ||
+            { ok=0 fok=0 notes+=("git fsck in the mount failed: $(tail -c 150 "$WORK/fsck.out")"); }
         tf=$(elapsed "$t0")
-        st=$(timeout 600 "${g[@]}" -C "$ROOT/$d" status --porcelain 2>&1) && [ -z "$st" ] || fok=0
-        [ $fok = 1 ] || { ok=0; note="in the mount: git fsck/status failed: $(tail -c 150 "$WORK/fsck.out") $(head -c 100 <<<"$st")"; }
+        if ! st=$(timeout 600 "${g[@]}" -C "$ROOT/$d" status --porcelain 2>&1) || [ -n "$st" ]; then
+            ok=0 notes+=("git status in the mount: $(wc -l <<<"$st") entries, e.g. $(head -c 80 <<<"$st")")
+        fi
     fi
     do_umount
-    # the server's copy must be the same repository, complete and clean
-    if [ $ok = 1 ]; then
+    # on the server: the same repository, complete, clean and sound (checked even after a failure
+    # in the mount, to tell what reached the server)
+    if [ $rc = 0 ]; then
         if [ "$(timeout 60 "${g[@]}" -C "$sd" rev-parse HEAD 2>/dev/null)" != "$GIT_HEAD" ]; then
-            ok=0; note="server copy: HEAD is not $GIT_HEAD"
+            ok=0 notes+=("server copy: HEAD is not $GIT_HEAD")
         elif [ "$(timeout 60 "${g[@]}" -C "$sd" ls-files | wc -l)" != "$GIT_FILES" ]; then
-            ok=0; note="server copy: not $GIT_FILES tracked files"
+            ok=0 notes+=("server copy: not $GIT_FILES tracked files")
         elif ! timeout 600 "${g[@]}" -C "$sd" fsck --no-progress >"$WORK/fsck2.out" 2>&1; then
-            ok=0; note="server copy: git fsck failed: $(tail -c 150 "$WORK/fsck2.out")"
+            ok=0 notes+=("server copy: git fsck failed: $(tail -c 150 "$WORK/fsck2.out")")
         elif ! st=$(timeout 600 "${g[@]}" -C "$sd" status --porcelain 2>&1) || [ -n "$st" ]; then
-            ok=0; note="server copy not clean: $(head -c 150 <<<"$st")"
+            ok=0 notes+=("server copy: git status $(wc -l <<<"$st") entries, e.g. $(head -c 80 <<<"$st")")
         fi
     fi
     rm -rf "$sd"
-    rec "$r" gitclone gitclone "$c" "$dt" s $ok "$note"
-    [ -n "${tf:-}" ] && rec "$r" gitclone gitfsck "$c" "$tf" s $ok
+    local IFS=';'
+    rec "$r" gitclone gitclone "$c" "$dt" s $ok "${notes[*]}"
+    [ -n "$tf" ] && rec "$r" gitclone gitfsck "$c" "$tf" s $fok "$([ $fok = 1 ] || echo "${notes[*]}")"
 }
 
 # which server each workload uses, and who sits it out
@@ -567,6 +579,7 @@ applies() { # CONTENDER WORKLOAD
 say "contenders: ${CL[*]}; workloads: ${WL[*]}; $REPS rep(s); load $LOAD_START"
 
 NC=${#CL[@]}
+declare -A BROKEN
 T0=$SECONDS
 for ((rep = 1; rep <= REPS; rep++)); do
     say "=== repetition $rep/$REPS ($((SECONDS - T0)) s, load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -576,8 +589,14 @@ for ((rep = 1; rep <= REPS; rep++)); do
             c=${CL[$(((i + rep - 1) % NC))]}
             applies "$c" "$w" || continue
             drop_caches
+            # a client that could not mount a server at all is not retried (each try costs 30 s)
+            if [ -n "${BROKEN[$c-$s]:-}" ]; then
+                rec "$rep" "$w" "$w" "$c" "" "" 0 "${BROKEN[$c-$s]}"
+                continue
+            fi
             if ! do_mount "$c" "$s"; then
                 rec "$rep" "$w" "$w" "$c" "" "" 0 "mount failed: $MOUNT_ERR"
+                [ "$c" = rclone ] && [[ $MOUNT_ERR == *"couldn't connect"* ]] && BROKEN[$c-$s]="mount failed: $MOUNT_ERR"
                 continue
             fi
             [ -n "$MOUNT_S" ] && [ "$s" = plain ] && rec "$rep" "$w" mount "$c" "$MOUNT_S" s 1
