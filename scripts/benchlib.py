@@ -401,16 +401,19 @@ def summarize(rows):
     out = {}
     for r in rows:
         s = out.setdefault(r["metric"], {}).setdefault(
-            r["contender"], dict(vals=[], n=0, fails=0, err=""))
+            r["contender"], dict(vals=[], bad_vals=[], n=0, fails=0, err=""))
         s["n"] += 1
         if r["ok"] == "1" and r["value"] not in ("", "nan"):
             s["vals"].append(float(r["value"]))
         else:
             s["fails"] += 1
+            if r["value"] not in ("", "nan"):
+                s["bad_vals"].append(float(r["value"]))
             s["err"] = s["err"] or r.get("note", "") or "failed"
     for m in out.values():
         for s in m.values():
-            v = s.pop("vals")
+            v, bad = s.pop("vals"), s.pop("bad_vals")
+            s["bad_med"] = statistics.median(bad) if bad else None
             s.update(med=statistics.median(v) if v else None,
                      min=min(v) if v else None, max=max(v) if v else None)
     return out
@@ -466,7 +469,7 @@ def render(rows, meta):
         L.append(meta.strip() + "\n")
     L.append("Medians over verified repetitions (FAIL k/n: k of n runs failed their check). "
              "Ratios are fusevol's speed over the other's (>1 = fusevol faster; for times, "
-             "speed = 1/time).\n")
+             "speed = 1/time, and for memory the ratio is the other's peak over fusevol's).\n")
     head = ["workload", "unit"] + present + ["fusevol/" + c for c in others if OURS in present]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "---|" * len(head))
@@ -495,7 +498,9 @@ def render(rows, meta):
     if fails:
         L.append("\nFailures (first reason):\n")
         for metric, c, s in fails:
-            L.append("- %s / %s: %s" % (metric, c, s["err"][:240]))
+            took = " (median of the failed runs, not a score: %s %s)" % (
+                fmt(s["bad_med"]), METRICS.get(metric, ("", "", 1))[1]) if s["bad_med"] is not None else ""
+            L.append("- %s / %s, %d of %d runs: %s%s" % (metric, c, s["fails"], s["n"], s["err"][:240], took))
     goals = goal_lines(summary)
     if goals:
         L.append("\nGoals (issue 6):\n")
