@@ -36,7 +36,7 @@ REPS=3 QUICK=0 DROP=1 KEEP=0 SIZE_MIB=1024
 CONTENDERS="fusevol rclone smbnetfs smbclient local"
 WORKLOADS=all
 OUT=$REPO/bench-results
-usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 while getopts "r:qc:w:o:s:nkh" o; do
     case $o in
         r) REPS=$OPTARG ;; q) QUICK=1 ;; c) CONTENDERS=$OPTARG ;; w) WORKLOADS=$OPTARG ;;
