@@ -8,7 +8,8 @@
 #   -r N    repetitions (default 3); contenders are interleaved within each repetition
 #           (A B C A B C …) and the order rotates by one every repetition
 #   -q      quick: 64 MiB file, 1,000-file tree, 200 small files, 300-file repo, 3 s fio, 1 rep
-#   -c      contenders (default: fusevol rclone smbnetfs smbclient local; also: bindfs)
+#   -c      contenders (default: fusevol rclone smbnetfs smbclient local; also: bindfs, and
+#           fusevol:OPTS, a second fusevol mount with extra -o options, e.g. fusevol:cache=loose)
 #   -w      workloads (default: all): seqread seqwrite randread lsR find du smallfiles mount
 #           gitclone sigread sigwrite encread encwrite; groups: tree (lsR find du),
 #           signed (sigread sigwrite), encrypted (encread encwrite), all
@@ -36,7 +37,7 @@ REPS=3 QUICK=0 DROP=1 KEEP=0 SIZE_MIB=1024
 CONTENDERS="fusevol rclone smbnetfs smbclient local"
 WORKLOADS=all
 OUT=$REPO/bench-results
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 while getopts "r:qc:w:o:s:nkh" o; do
     case $o in
         r) REPS=$OPTARG ;; q) QUICK=1 ;; c) CONTENDERS=$OPTARG ;; w) WORKLOADS=$OPTARG ;;
@@ -61,11 +62,11 @@ done
 read -r -a WL <<<"$W"
 read -r -a CL <<<"$CONTENDERS"
 for c in "${CL[@]}"; do
-    [[ " fusevol rclone smbnetfs smbclient local bindfs " == *" $c "* ]] ||
+    [[ " fusevol rclone smbnetfs smbclient local bindfs " == *" $c "* ]] || [[ $c =~ ^fusevol:[A-Za-z0-9_=.,]+$ ]] ||
         { echo "bench: unknown contender '$c'" >&2; exit 2; }
 done
 wants() { [[ " ${WL[*]} " == *" $1 "* ]]; }
-has() { [[ " ${CL[*]} " == *" $1 "* ]]; }
+has() { [[ " ${CL[*]} " == *" $1"[\ :]* ]]; }
 
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "${LOG:-/dev/null}" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -267,16 +268,18 @@ do_mount() {
             MOUNT_ERR="smbclient: $(tail -1 <<<"$o")"
             return 1 ;;
     esac
-    MNT=$WORK/mnt/$c-$s
+    MNT=$WORK/mnt/${c//[^A-Za-z0-9]/_}-$s
     mkdir -p "$MNT"
     is_mounted "$MNT" && { MOUNT_ERR="$MNT is still mounted"; return 1; }
-    local logf=$WORK/log/$c-$s.log
+    local logf=$WORK/log/${c//[^A-Za-z0-9]/_}-$s.log
     t0=$EPOCHREALTIME
     case $c in
-        fusevol)
+        fusevol | fusevol:*)
             ROOT=$MNT
+            local extra=${FUSEVOL_OPTS:-}
+            [[ $c == fusevol:* ]] && extra+=${extra:+,}${c#fusevol:}
             setsid "$BIN" mount //127.0.0.1/share "$MNT" -f \
-                -o "port=${SRV_PORT[$s]},credentials=${SRV_STATE[$s]}/creds,vers=3.1.1${FUSEVOL_OPTS:+,$FUSEVOL_OPTS}" \
+                -o "port=${SRV_PORT[$s]},credentials=${SRV_STATE[$s]}/creds,vers=3.1.1${extra:+,$extra}" \
                 </dev/null >>"$logf" 2>&1 &
             ;;
         rclone)
@@ -323,7 +326,7 @@ do_umount() {
     [ -n "$MPID" ] && kids=$(descendants "$MPID")
     for i in 1 2 3; do
         is_mounted "$MNT" || break
-        if [ "$CUR" = fusevol ]; then timeout 30 "$BIN" umount "$MNT" >>"$LOG" 2>&1
+        if [[ $CUR == fusevol* ]]; then timeout 30 "$BIN" umount "$MNT" >>"$LOG" 2>&1
         else timeout 30 umount "$MNT" >>"$LOG" 2>&1; fi
         is_mounted "$MNT" && sleep 1
     done
@@ -377,7 +380,7 @@ w_seqread() {
 }
 
 w_seqwrite() {
-    local r=$1 c=$2 s=$3 m=$4 name=w-$2-$1-$4.bin t0 dt o rc=0 ok=1 note="" rss late j
+    local r=$1 c=$2 s=$3 m=$4 name=w-${2//[^A-Za-z0-9]/_}-$1-$4.bin t0 dt o rc=0 ok=1 note="" rss late j
     local dst=${SRV_SHARE[$s]}/$name
     t0=$EPOCHREALTIME
     if [ "$c" = smbclient ]; then
@@ -477,7 +480,7 @@ w_du() {
 }
 
 w_smallfiles() {
-    local r=$1 c=$2 s=$3 d=small-$2-$1 t0 dt ok=1 note="" j rc=0 late
+    local r=$1 c=$2 s=$3 d=small-${2//[^A-Za-z0-9]/_}-$1 t0 dt ok=1 note="" j rc=0 late
     local sd=${SRV_SHARE[$s]}/$d
     if [ "$c" = smbclient ]; then
         t0=$EPOCHREALTIME
@@ -512,7 +515,7 @@ w_smallfiles() {
 w_mount() { do_umount; }  # the mount time is recorded for every mount (metric "mount")
 
 w_gitclone() {
-    local r=$1 c=$2 s=$3 d=clone-$2-$1 t0 dt tf="" rc=0 ok=1 fok=1 st notes=()
+    local r=$1 c=$2 s=$3 d=clone-${2//[^A-Za-z0-9]/_}-$1 t0 dt tf="" rc=0 ok=1 fok=1 st notes=()
     local sd=${SRV_SHARE[$s]}/$d g=(git -c safe.directory='*')
     t0=$EPOCHREALTIME
     timeout 600 git -c advice.detachedHead=false clone -q --no-hardlinks "file://$SRC/repo.git" "$ROOT/$d" \

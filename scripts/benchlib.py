@@ -450,9 +450,11 @@ def goal_lines(summary):
             lines.append((ok, "%s: %s %s (goal <= %s)" % (title, fmt(ours["med"]), METRICS[metric][1], fmt(bound))))
             continue
         other = m.get(vs)
-        if other is None or other["fails"] or other["med"] is None:
-            lines.append((True, "%s vs %s: %s has no verified figure (%s) — goal met by default"
-                          % (title, vs, vs, (other or {}).get("err", "not run")[:100])))
+        if other is None:
+            lines.append((None, "%s vs %s: %s not run" % (title, vs, vs)))
+            continue
+        if other["fails"] or other["med"] is None:
+            lines.append((True, "%s vs %s: %s failed (%s)" % (title, vs, vs, other["err"][:100])))
             continue
         r = speed_ratio(metric, ours["med"], other["med"])
         lines.append((r >= bound, "%s: fusevol/%s = %.2fx (goal >= %.2fx)" % (title, vs, r, bound)))
@@ -505,7 +507,7 @@ def render(rows, meta):
     if goals:
         L.append("\nGoals (issue 6):\n")
         for ok, text in goals:
-            L.append("- %s %s" % ("met " if ok else "MISS", text))
+            L.append("- %s %s" % ({True: "met ", False: "MISS", None: "n/a "}[ok], text))
     return "\n".join(L) + "\n"
 
 
