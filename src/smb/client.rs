@@ -937,6 +937,46 @@ impl Tree {
         Ok(self.file_from(c, wish, None))
     }
 
+    /// As [`open`](Self::open), with the file's index number (FileInternalInformation, the
+    /// inode number `serverino` uses) asked for in the same round trip: CREATE + QUERY_INFO as
+    /// a related compound (MS-SMB2 3.2.4.1.4) on the handle being opened.
+    pub async fn open_indexed(&self, path: &str, o: &OpenOptions) -> Result<File> {
+        let mut req = self.create_req(path, o);
+        let wish = (o.durable && self.can_be_durable()).then(|| DurableWish {
+            create_guid: random::<16>(),
+            lease_key: random::<16>(),
+        });
+        if let Some(w) = &wish {
+            w.add_to(&mut req, None);
+        }
+        let q = QueryInfoRequest {
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
+            output_buffer_length: 8,
+            additional_information: 0,
+            flags: 0,
+            file_id: FileId::COMPOUND,
+            input: vec![],
+        };
+        let mut f = self.frame();
+        f.push(&req, self.inner.id);
+        f.push(&q, self.inner.id);
+        let mut rs = self.call(f).await?.into_iter();
+        let (Some(c), Some(m)) = (rs.next(), rs.next()) else {
+            return Err(Error::Disconnected("compound answered partly".into()));
+        };
+        let c = c.ok()?;
+        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
+        let file = self.file_from(c, wish, None);
+        let index = m.ok().ok().and_then(|m| {
+            let qr = QueryInfoResponse::decode(&m.msg).ok()?;
+            fscc::FileInternalInformation::decode(&qr.buffer)
+                .ok()
+                .map(|ii| ii.index_number)
+        });
+        Ok(file.with_index(index))
+    }
+
     /// Reclaim a durable open after a reconnect (MS-SMB2 3.2.4.4: CREATE with the
     /// SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2 context, the same name, CreateGuid and lease
     /// key). The server answers with the same open, its locks and share modes intact, or an
@@ -1344,6 +1384,14 @@ impl File {
     pub fn tree(&self) -> &Tree {
         &self.inner.tree
     }
+    /// The same open with `file_index` known (only while nobody else holds this handle).
+    fn with_index(mut self, index: Option<u64>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.info.file_index = index.or(inner.info.file_index);
+        }
+        self
+    }
+
     /// Set when the server granted a durable handle: what [`Tree::reclaim`] needs.
     pub fn durable(&self) -> Option<DurableToken> {
         self.inner.durable

@@ -883,8 +883,16 @@ impl Inner {
             o.attributes = fscc::attributes::READONLY;
         }
         let (p, or) = (path.as_str(), &o);
+        // With `serverino`, the file id (for stable inode numbers) comes in the same round trip.
+        let serverino = self.cfg.serverino;
         let file = self
-            .on_tree(|t| async move { t.open(p, or).await })
+            .on_tree(|t| async move {
+                if serverino {
+                    t.open_indexed(p, or).await
+                } else {
+                    t.open(p, or).await
+                }
+            })
             .await
             .map_err(err)?;
         let info = file.info().clone();
@@ -892,15 +900,7 @@ impl Inner {
         if info.is_dir() {
             s.kind = Kind::Dir;
         }
-        // The CREATE response has no file id; one more round trip for stable inode numbers.
-        let id = if self.cfg.serverino {
-            self.on_tree(|t| async move { t.stat(p).await })
-                .await
-                .ok()
-                .and_then(|i| i.file_index)
-        } else {
-            None
-        };
+        let id = info.file_index;
         let ino = {
             let mut t = self.lock();
             t.invalidate(parent);
@@ -944,6 +944,9 @@ impl Inner {
         };
         let file = slot.get().0;
         let plan = ra.plan(offset, u64::from(size), slot.info().size);
+        if plan.direct {
+            return direct().await;
+        }
         tracing::trace!(
             offset,
             size,
