@@ -146,9 +146,12 @@ impl<A: Clone> InodeTable<A> {
         if let Some(s) = server_id
             && let Some(&ino) = self.by_server_id.get(&s)
             && ino != ROOT
-            && self.nodes.contains_key(&ino)
+            && self.nodes.get(&ino).is_some_and(|n| n.attached)
         {
-            // The same server file under a new name (renamed by someone else): move it.
+            // The same server file under a new name (renamed by someone else): move it. A
+            // detached node (unlinked, or replaced by a rename) is never revived: its server id
+            // may already belong to a new file (servers reuse inode numbers), and the kernel
+            // still holds the old file's size and pages under that node.
             self.detach(ino);
             if let Some(n) = self.nodes.get_mut(&ino) {
                 n.parent = parent;
@@ -323,6 +326,21 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.forget(ROOT, 100);
         assert_eq!(t.path(ROOT).unwrap(), "");
+    }
+
+    #[test]
+    fn a_reused_server_id_never_revives_a_detached_node() {
+        let mut t: InodeTable<u32> = InodeTable::new();
+        let old = t.lookup(ROOT, "f", Some(7), 1);
+        let tmp = t.lookup(ROOT, "tmp", Some(8), 2);
+        t.rename(ROOT, "tmp", ROOT, "f");
+        // The server freed inode 7 and gives it to a new file.
+        let new = t.lookup(ROOT, "tmp", Some(7), 3);
+        assert_ne!(new, old, "a new file gets a new node");
+        assert_eq!(t.find(ROOT, "f"), Some(tmp));
+        // Renamed elsewhere by another client (still attached here): moved, same node.
+        let moved = t.lookup(ROOT, "g", Some(8), 2);
+        assert_eq!(moved, tmp);
     }
 
     #[test]
