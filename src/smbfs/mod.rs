@@ -317,6 +317,31 @@ impl Inner {
         }
     }
 
+    /// Reclaim a durable open. The server may not have noticed the old connection's end yet
+    /// (Samba answers OBJECT_NAME_NOT_FOUND until it has marked the open disconnected), so a
+    /// refusal is retried briefly before giving up on the handle.
+    async fn reclaim(
+        &self,
+        t: &Tree,
+        slot: &FileSlot,
+        tok: &crate::smb::DurableToken,
+    ) -> Result<File, SmbError> {
+        let mut delay = Duration::from_millis(50);
+        let give_up = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            match t.reclaim(&slot.path, &slot.reopen, tok).await {
+                Err(e)
+                    if e.status() == Some(crate::smb::wire::NtStatus::OBJECT_NAME_NOT_FOUND)
+                        && std::time::Instant::now() + delay < give_up =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Bring an open file onto the current connection: reclaim its durable handle (the same
     /// open, with its share modes, on the server) or, failing that, open the path again.
     async fn reopen(&self, slot: &FileSlot) -> Result<File, SmbError> {
@@ -327,7 +352,7 @@ impl Inner {
             return Ok(old);
         }
         let nf = match old.durable() {
-            Some(tok) => match t.reclaim(&slot.path, &slot.reopen, &tok).await {
+            Some(tok) => match self.reclaim(&t, slot, &tok).await {
                 Ok(nf) => {
                     self.reclaimed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
