@@ -244,19 +244,19 @@ impl Swarm {
         })
     }
 
-    fn get() -> Option<&'static Swarm> {
+    pub(crate) fn get() -> Option<&'static Swarm> {
         static S: OnceLock<Option<Swarm>> = OnceLock::new();
         S.get_or_init(Swarm::start).as_ref()
     }
 
-    fn magnet_tr(&self) -> String {
+    pub(crate) fn magnet_tr(&self) -> String {
         format!(
             "magnet:?xt=urn:btih:{}&dn=payload&tr=http%3A%2F%2F127.0.0.1%3A{}%2Fannounce",
             self.info_hash, self.tracker_port
         )
     }
 
-    fn file(&self, rel: &str) -> &[u8] {
+    pub(crate) fn file(&self, rel: &str) -> &[u8] {
         &self.files.iter().find(|f| f.0 == rel).unwrap().1
     }
 

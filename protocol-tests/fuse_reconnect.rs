@@ -13,14 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A TCP proxy on 127.0.0.1 that can cut every live connection and refuse new ones.
-struct Proxy {
-    port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     live: Arc<Mutex<Vec<TcpStream>>>,
     refuse: Arc<AtomicBool>,
 }
 
 impl Proxy {
-    fn start(upstream: u16) -> Self {
+    pub(crate) fn start(upstream: u16) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let live = Arc::new(Mutex::new(Vec::new()));
@@ -56,13 +56,13 @@ impl Proxy {
     }
 
     /// Close every connection in flight (both directions).
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         for s in self.live.lock().unwrap().drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
 
-    fn refuse(&self, on: bool) {
+    pub(crate) fn refuse(&self, on: bool) {
         self.refuse.store(on, Ordering::SeqCst);
     }
 }
@@ -199,4 +199,182 @@ fn hard_mount_waits_for_the_server_and_completes() {
         "took {:?}",
         t0.elapsed()
     );
+}
+
+/// Mount with the daemon's log (FUSEVOL_LOG) in a file; returns the mount and the log path.
+fn mount_logged(s: &Samba, proxy: &Proxy, extra: &str) -> Option<(Mounted, PathBuf)> {
+    if !Path::new("/dev/fuse").exists() {
+        eprintln!("SKIP: /dev/fuse is missing");
+        return None;
+    }
+    let mnt = s.state_dir.join(format!("mnt-{}", proxy.port));
+    std::fs::create_dir_all(&mnt).unwrap();
+    let log = s.state_dir.join(format!("mount-{}.log", proxy.port));
+    let opts = format!(
+        "port={},credentials={},{extra}",
+        proxy.port,
+        s.creds_file.display()
+    );
+    // A file, not a pipe, for stderr: the daemon keeps it open while it runs.
+    let status = Command::new(env!("CARGO_BIN_EXE_fusevol"))
+        .args(["mount", "//127.0.0.1/share"])
+        .arg(&mnt)
+        .args(["-o", &opts])
+        .env("FUSEVOL_LOG", "fusevol=info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "mount: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    Some((Mounted(mnt), log))
+}
+
+/// Cut the proxy `n` times, `every` apart, while `busy` runs on another thread.
+fn cut_during<T: Send + 'static>(
+    proxy: &Proxy,
+    n: usize,
+    every: Duration,
+    busy: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let h = std::thread::spawn(busy);
+    for _ in 0..n {
+        std::thread::sleep(every);
+        assert!(!h.is_finished(), "the transfer ended before the cut");
+        proxy.cut();
+    }
+    h.join().unwrap()
+}
+
+#[test]
+fn long_read_and_write_survive_cuts_through_durable_handles() {
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
+    let proxy = Proxy::start(s.port);
+    let Some((m, log)) = mount_logged(&s, &proxy, "vers=3.1.1,hard") else {
+        return;
+    };
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 48;
+    let data = Arc::new(pattern(CHUNK * CHUNKS, 23));
+
+    // A long write (paced, so the cuts land in the middle of it), fsync'd, then checked on the
+    // server's disk byte for byte.
+    let (path, d) = (m.0.join("long-w.bin"), data.clone());
+    cut_during(&proxy, 2, Duration::from_millis(400), move || {
+        let mut f = std::fs::File::create(&path).unwrap();
+        for c in d.chunks(CHUNK) {
+            f.write_all(c).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        f.sync_all().unwrap();
+    });
+    let on_disk = std::fs::read(s.share_dir("share").join("long-w.bin")).unwrap();
+    assert!(
+        on_disk.len() == data.len() && on_disk == *data,
+        "written file differs"
+    );
+
+    // A long read of the same file, cut twice.
+    let path = m.0.join("long-w.bin");
+    let got = cut_during(&proxy, 2, Duration::from_millis(400), move || {
+        let mut f = std::fs::File::open(&path).unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = f.read(&mut buf).unwrap();
+            if n == 0 {
+                break out;
+            }
+            out.extend_from_slice(&buf[..n]);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert!(got.len() == data.len() && got == *data, "read data differs");
+
+    // The open files came back as the same server opens (durable handles v2), not by path.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("durable handle reclaimed"),
+        "no durable reclaim in the log:\n{}",
+        text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    );
+    assert!(!text.contains("not reclaimed"), "{text}");
+}
+
+/// The pid of the daemon serving `mnt` (its argv names the mount point).
+fn daemon_of(mnt: &Path) -> Option<u32> {
+    let want = mnt.as_os_str().as_encoded_bytes();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        (args.contains(&&b"--daemon-child"[..]) && args.contains(&want)).then_some(pid)
+    })
+}
+
+fn mounted(mnt: &Path) -> bool {
+    let want = mnt.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+#[test]
+fn a_hard_mount_waiting_for_a_dead_server_still_unmounts() {
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
+    let proxy = Proxy::start(s.port);
+    let Some(m) = mount(&s, &proxy, "hard") else {
+        return;
+    };
+    std::fs::write(m.0.join("h"), b"data").unwrap();
+    let daemon = daemon_of(&m.0).expect("the mount daemon");
+    proxy.refuse(true);
+    proxy.cut();
+    // A program blocked on the dead server (hard: it waits).
+    let mut cat = Command::new("cat")
+        .arg(m.0.join("h"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(cat.try_wait().unwrap().is_none(), "cat should be waiting");
+
+    let fusevol = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fusevol"))
+            .args(args)
+            .arg(&m.0)
+            .output()
+            .unwrap()
+    };
+    let busy = fusevol(&["umount"]);
+    let msg = String::from_utf8_lossy(&busy.stderr);
+    assert!(!busy.status.success() && msg.contains("umount -l"), "{msg}");
+
+    let t0 = Instant::now();
+    let lazy = fusevol(&["umount", "-l"]);
+    assert!(
+        lazy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lazy.stderr)
+    );
+    assert!(!mounted(&m.0), "still in mountinfo after umount -l");
+    // The waiting program can be killed, and then the daemon goes away by itself.
+    cat.kill().unwrap();
+    cat.wait().unwrap();
+    while Path::new(&format!("/proc/{daemon}")).exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "daemon {daemon} still running after the lazy unmount"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // /proc/PID lingers for a zombie; the daemon's parent (the mount command) is gone, so init
+    // reaps it: nothing to wait for beyond the directory.
 }

@@ -551,3 +551,32 @@ fn many_tasks_share_one_connection() {
         assert_eq!(t.list("").await.unwrap().len(), 32);
     });
 }
+
+#[test]
+fn open_indexed_gives_the_index_stat_gives() {
+    let Some(s) = Samba::start("default") else {
+        return;
+    };
+    rt().block_on(async {
+        let t = tree(&s, config(&s, "3.1.1"), &user(&s), "share")
+            .await
+            .unwrap();
+        let f = t
+            .open_indexed("indexed.bin", &OpenOptions::create_new())
+            .await
+            .unwrap();
+        let idx = f.info().file_index.expect("FileInternalInformation in the compound");
+        f.write_at(0, b"abc").await.unwrap();
+        f.close().await.unwrap();
+        assert_eq!(t.stat("indexed.bin").await.unwrap().file_index, Some(idx));
+        // A failing CREATE fails the whole compound with its own status.
+        let e = t
+            .open_indexed("indexed.bin", &OpenOptions::create_new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Status { status, .. } if *status == NtStatus::OBJECT_NAME_COLLISION),
+            "{e}"
+        );
+    });
+}

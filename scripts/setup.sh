@@ -14,8 +14,11 @@ die() {
 }
 
 # BitTorrent loopback swarm for the btfs tests: tracker, torrent maker, seeder, reference client.
+# Docker volume plugin end-to-end test: a private loopback-only dockerd (docker.io, 20.10 on
+# Debian 12; its own service is not started, see policy-rc.d below) and a static busybox for the
+# test image (no registry is reachable).
 PKGS=(samba samba-vfs-modules smbclient fuse3 libfuse3-dev pkg-config iproute2 procps python3 git
-    util-linux opentracker mktorrent python3-libtorrent aria2)
+    util-linux opentracker mktorrent python3-libtorrent aria2 docker.io busybox-static)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -9,9 +9,11 @@
 //! - [`cli`]: the command-line front end (`main.rs` only parses arguments).
 pub mod btfs;
 pub mod cli;
+pub mod docker;
 pub mod fuse;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod options;
 pub mod smb;
 pub mod smbfs;
+pub mod task;

@@ -39,9 +39,29 @@ enum Cmd {
     },
     /// Unmount a fusevol mount.
     #[command(alias = "unmount")]
-    Umount { mountpoint: std::path::PathBuf },
+    Umount {
+        /// Detach now even while programs still use the mount (umount -l); it goes away
+        /// completely once they let go.
+        #[arg(short = 'l', long)]
+        lazy: bool,
+        mountpoint: std::path::PathBuf,
+    },
     /// Show a torrent mount's progress: peers, bytes fetched, pieces done per file.
     Status { mountpoint: std::path::PathBuf },
+    /// Mount the volumes of a task file (container.volumes / container.mounts).
+    Task {
+        #[command(subcommand)]
+        op: TaskOp,
+    },
+    /// Serve the Docker volume plugin protocol on a unix socket (driver name = socket name).
+    DockerPlugin {
+        /// Unix socket to listen on.
+        #[arg(long, default_value = cli::docker::DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+        /// Where volume definitions, credentials and mount points live.
+        #[arg(long, default_value = cli::docker::DEFAULT_STATE_DIR)]
+        state_dir: std::path::PathBuf,
+    },
     /// Use a share directly, like smbclient (same -o options as mount).
     Smb {
         /// mount.cifs options: username=…,password=…,credentials=FILE,vers=…,sec=…,port=…
@@ -49,6 +69,29 @@ enum Cmd {
         options: Option<String>,
         #[command(subcommand)]
         op: SmbOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaskOp {
+    /// Mount every volume once and show it at each target; returns when all are readable.
+    Up {
+        task: std::path::PathBuf,
+        /// State dir (default /run/fusevol/tasks/<hash> as root, else under $XDG_RUNTIME_DIR).
+        #[arg(long)]
+        state_dir: Option<std::path::PathBuf>,
+    },
+    /// Unmount everything `task up` mounted.
+    Down {
+        task: std::path::PathBuf,
+        #[arg(long)]
+        state_dir: Option<std::path::PathBuf>,
+    },
+    /// Print `-v SRC:TARGET:MODE` arguments for `docker run`, one per line.
+    DockerArgs {
+        task: std::path::PathBuf,
+        #[arg(long)]
+        state_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -85,7 +128,11 @@ fn unc(s: &str) -> Result<Unc, CliError> {
 
 async fn run(args: Args) -> Result<(), CliError> {
     match args.cmd {
-        Cmd::Mount { .. } | Cmd::Umount { .. } | Cmd::Status { .. } => unreachable_in_async(),
+        Cmd::Mount { .. }
+        | Cmd::Umount { .. }
+        | Cmd::Status { .. }
+        | Cmd::Task { .. }
+        | Cmd::DockerPlugin { .. } => unreachable_in_async(),
         Cmd::Smb { options, op } => {
             let o = cli::smb::parse_opts(options.as_deref())?;
             match op {
@@ -133,9 +180,19 @@ fn sync_commands(cmd: &Cmd) -> Option<Result<(), CliError>> {
                 fstype: fstype.clone(),
             })
         }),
-        Cmd::Umount { mountpoint } => Some(cli::mount::umount(mountpoint)),
+        Cmd::Umount { lazy, mountpoint } => Some(cli::mount::umount(mountpoint, *lazy)),
         Cmd::Status { mountpoint } => Some(cli::btfs::status(mountpoint)),
-        _ => None,
+        Cmd::Task { op } => Some(match op {
+            TaskOp::Up { task, state_dir } => cli::task::up(task, state_dir.as_deref()),
+            TaskOp::Down { task, state_dir } => cli::task::down(task, state_dir.as_deref()),
+            TaskOp::DockerArgs { task, state_dir } => {
+                cli::task::docker_args(task, state_dir.as_deref())
+            }
+        }),
+        Cmd::DockerPlugin { socket, state_dir } => {
+            Some(cli::docker::docker_plugin(socket, state_dir))
+        }
+        Cmd::Smb { .. } => None,
     }
 }
 

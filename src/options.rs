@@ -85,6 +85,8 @@ pub struct CifsOptions {
     pub wsize: Option<u32>,
     pub echo_interval: Duration,
     pub hard: bool,
+    /// Request leases, and with them durable handles v2 (off with `nolease`).
+    pub lease: bool,
     pub strictsync: bool,
     pub mapposix: bool,
     pub serverino: bool,
@@ -125,6 +127,7 @@ impl Default for CifsOptions {
             wsize: None,
             echo_interval: Duration::from_secs(60),
             hard: false,
+            lease: true,
             strictsync: true,
             mapposix: false,
             serverino: true,
@@ -348,7 +351,6 @@ const WARN: &[&str] = &[
     "ignorecase",
     "user_xattr",
     "nouser_xattr",
-    "nolease",
     "locallease",
     "brl",
     "nobrl",
@@ -513,6 +515,7 @@ pub fn parse(opts: &str) -> Result<CifsOptions, OptionError> {
             }
             "hard" => o.hard = flag(&value)?,
             "soft" => o.hard = !flag(&value)?,
+            "nolease" => o.lease = !flag(&value)?,
             "strictsync" => o.strictsync = flag(&value)?,
             "nostrictsync" => o.strictsync = !flag(&value)?,
             "mapposix" => o.mapposix = flag(&value)?,

@@ -108,4 +108,13 @@ corpus_tests! {
     mount_options,
     unc,
     credentials_file,
+    lease,
+    task_file,
+    docker_request,
+    docker_body,
+    magnet,
+    btfs_options,
+    torrent_metainfo,
+    bencode,
+    peer_wire,
 }

@@ -1259,3 +1259,63 @@ async fn answered_echoes_keep_the_connection() {
     drop((t, c));
     server.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Unsolicited break notifications (MS-SMB2 3.2.5.19)
+
+#[tokio::test]
+async fn break_notification_floods_and_junk_are_ignored() {
+    use fusevol::smb::wire::lease::{BREAK_ACK_REQUIRED, BreakNotification, LeaseBreak};
+    let mock = Mock::start().await;
+    let cfg = mock.config();
+    let server = script(mock, |mut p| async move {
+        p.setup(0).await;
+        let echo = p.recv_one(Command::ECHO).await;
+        let mut h = p.reply_header(&echo.header, NtStatus::SUCCESS);
+        h.command = Command::OPLOCK_BREAK;
+        h.message_id = MessageId(u64::MAX);
+        h.credits = 0;
+        // Thousands of lease breaks (ack required) for leases the client never held, oplock
+        // breaks, and bodies that do not parse: none may cost memory, an answer, or the
+        // connection.
+        for i in 0..5000u32 {
+            let body = |m: &mut Vec<u8>| match i % 3 {
+                0 => BreakNotification::Lease(LeaseBreak {
+                    new_epoch: 1,
+                    flags: BREAK_ACK_REQUIRED,
+                    key: [i as u8; 16],
+                    current_state: 7,
+                    new_state: 0,
+                })
+                .encode(m),
+                1 => BreakNotification::Oplock {
+                    level: 0,
+                    file_id: Default::default(),
+                }
+                .encode(m),
+                _ => m.extend_from_slice(&[0xFF; 7]),
+            };
+            p.send(build(&h, body)).await;
+        }
+        p.answer(&echo).await;
+        // The next request is the client's second ECHO: no acknowledgment came before it.
+        let next = p.recv().await.expect("a request after the flood");
+        assert!(
+            next.iter().all(|m| m.header.command == Command::ECHO),
+            "unexpected requests: {:?}",
+            next.iter().map(|m| m.header.command).collect::<Vec<_>>()
+        );
+        for m in &next {
+            p.answer(m).await;
+        }
+        p.expect_closed().await;
+    });
+    let (c, _t) = tree(cfg).await;
+    bounded("echo through the flood", c.echo())
+        .await
+        .expect("echo");
+    bounded("echo after", c.echo()).await.expect("echo");
+    drop((c, _t));
+    bounded("server", server).await.unwrap();
+    assert_client_still_works().await;
+}

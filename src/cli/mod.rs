@@ -2,8 +2,10 @@
 //! returns a [`CliError`] carrying the message and exit code, printed coreutils-style as
 //! `fusevol: …`.
 pub mod btfs;
+pub mod docker;
 pub mod mount;
 pub mod smb;
+pub mod task;
 
 use crate::smb::Error as SmbError;
 use std::fmt;

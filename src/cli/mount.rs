@@ -363,18 +363,22 @@ fn fs_config(unc: &Unc, o: &CifsOptions) -> SmbFsConfig {
         direct_io: o.cache == CacheMode::None,
         writeback: o.cache == CacheMode::Loose,
         hard: o.hard,
+        durable: o.lease,
     }
 }
 
 /// A fresh connection, session and tree for a mount whose connection was lost.
+/// The same ClientGuid as the first connection, so durable handles with leases can be reclaimed.
 async fn reconnect(
     unc: &Unc,
     opts: &CifsOptions,
     auth: &Auth,
+    client_guid: [u8; 16],
 ) -> Result<crate::smb::Tree, crate::smb::Error> {
-    let cfg = opts
+    let mut cfg = opts
         .client_config(&unc.host, unc.port)
         .map_err(|e| crate::smb::Error::InvalidInput(e.to_string()))?;
+    cfg.client_guid = Some(client_guid);
     let client = crate::smb::Client::connect(cfg).await?;
     let session = client.session_setup(auth).await?;
     session.tree_connect(&unc.share).await
@@ -409,9 +413,10 @@ fn serve(
     })?;
     let connector: crate::smbfs::Connector = {
         let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
+        let guid = tree.session().client().client_guid();
         std::sync::Arc::new(move || {
             let (unc, opts, auth) = (unc.clone(), opts.clone(), auth.clone());
-            Box::pin(async move { reconnect(&unc, &opts, &auth).await })
+            Box::pin(async move { reconnect(&unc, &opts, &auth, guid).await })
         })
     };
     let fs = SmbFs::new(
@@ -452,6 +457,9 @@ fn serve(
         }
     }
     config.n_threads = Some(2);
+    let notifier = fs.notifier_slot();
+    let mp_check = mp.to_path_buf();
+    fs.set_mounted_check(Box::new(move || is_mount_point(&mp_check)));
     let mut session = fuser::Session::new(fs, mp, &config).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound && !is_root() {
             " (is fusermount3 installed?)"
@@ -460,6 +468,7 @@ fn serve(
         };
         CliError::new(format!("cannot mount on '{}': {e}{hint}", mp.display()))
     })?;
+    let _ = notifier.set(session.notifier());
     let mut unmounter = session.unmount_callable();
     let auto_unmount = config.mount_options.contains(&M::AutoUnmount);
     let mp_owned = mp.to_path_buf();
@@ -495,14 +504,32 @@ fn serve(
 }
 
 /// `fusevol umount MOUNTPOINT`.
-pub fn umount(mountpoint: &Path) -> Result<(), CliError> {
+pub fn umount(mountpoint: &Path, lazy: bool) -> Result<(), CliError> {
     let mp = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
     if !is_mount_point(&mp) {
         return Err(CliError::new(format!("'{}' is not mounted", mp.display())));
     }
+    let busy = |why: &str| {
+        CliError::new(format!(
+            "cannot unmount '{}': {why}{}",
+            mp.display(),
+            if lazy {
+                ""
+            } else {
+                " (a program still uses it; `fusevol umount -l` detaches it now)"
+            }
+        ))
+    };
     let out = if is_root() {
-        match nix::mount::umount(&mp) {
+        use nix::mount::{MntFlags, umount2};
+        let flags = if lazy {
+            MntFlags::MNT_DETACH
+        } else {
+            MntFlags::empty()
+        };
+        match umount2(&mp, flags) {
             Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EBUSY) => return Err(busy("target is busy")),
             Err(e) => {
                 return Err(CliError::new(format!(
                     "cannot unmount '{}': {e}",
@@ -511,15 +538,26 @@ pub fn umount(mountpoint: &Path) -> Result<(), CliError> {
             }
         }
     } else {
-        Command::new("fusermount3").arg("-u").arg(&mp).output()
+        let mut c = Command::new("fusermount3");
+        c.arg("-u");
+        if lazy {
+            c.arg("-z");
+        }
+        c.arg(&mp).output()
     };
     match out {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(CliError::new(format!(
-            "cannot unmount '{}': {}",
-            mp.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))),
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            if why.contains("busy") {
+                Err(busy(&why))
+            } else {
+                Err(CliError::new(format!(
+                    "cannot unmount '{}': {why}",
+                    mp.display()
+                )))
+            }
+        }
         Err(e) => Err(CliError::new(format!("cannot run fusermount3: {e}"))),
     }
 }

@@ -23,8 +23,10 @@ pub fn from_status(s: NtStatus) -> i32 {
         NtStatus::DISK_FULL => ENOSPC,
         NtStatus::QUOTA_EXCEEDED => EDQUOT,
         NtStatus::MEDIA_WRITE_PROTECTED => EROFS,
-        NtStatus::OBJECT_NAME_INVALID
-        | NtStatus::OBJECT_PATH_INVALID
+        // A name the server cannot hold (`HEAD:x`, a stream syntax) names nothing: ENOENT, as
+        // the kernel client answers, so `lstat` probes (git's) behave.
+        NtStatus::OBJECT_NAME_INVALID => ENOENT,
+        NtStatus::OBJECT_PATH_INVALID
         | NtStatus::OBJECT_PATH_SYNTAX_BAD
         | NtStatus::INVALID_PARAMETER
         | NtStatus::INVALID_INFO_CLASS

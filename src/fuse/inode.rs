@@ -24,6 +24,8 @@ struct Node<A> {
     nlookup: u64,
     server_id: Option<u64>,
     attr: Option<(A, Instant)>,
+    /// Where the node was when a rename replaced it: the name now holds another file.
+    replaced_at: Option<(u64, String)>,
 }
 
 /// Node ids and paths; `A` is the cached attribute type.
@@ -53,6 +55,7 @@ impl<A: Clone> InodeTable<A> {
                 nlookup: 1,
                 server_id: None,
                 attr: None,
+                replaced_at: None,
             },
         );
         Self {
@@ -91,6 +94,17 @@ impl<A: Clone> InodeTable<A> {
             cur = n.parent;
         }
         None
+    }
+
+    /// As [`path`](Self::path), and for a node a rename replaced, the name it had (which now
+    /// names the file that replaced it): a kernel that looked the name up just before the
+    /// rename opens what is there now, as if it had looked just after.
+    pub fn path_or_replacement(&self, ino: u64) -> Option<String> {
+        if let Some(p) = self.path(ino) {
+            return Some(p);
+        }
+        let (parent, name) = self.nodes.get(&ino)?.replaced_at.as_ref()?;
+        self.child_path(*parent, name)
     }
 
     /// The path of `name` inside directory `parent`.
@@ -132,9 +146,12 @@ impl<A: Clone> InodeTable<A> {
         if let Some(s) = server_id
             && let Some(&ino) = self.by_server_id.get(&s)
             && ino != ROOT
-            && self.nodes.contains_key(&ino)
+            && self.nodes.get(&ino).is_some_and(|n| n.attached)
         {
-            // The same server file under a new name (renamed by someone else): move it.
+            // The same server file under a new name (renamed by someone else): move it. A
+            // detached node (unlinked, or replaced by a rename) is never revived: its server id
+            // may already belong to a new file (servers reuse inode numbers), and the kernel
+            // still holds the old file's size and pages under that node.
             self.detach(ino);
             if let Some(n) = self.nodes.get_mut(&ino) {
                 n.parent = parent;
@@ -157,6 +174,7 @@ impl<A: Clone> InodeTable<A> {
                 nlookup: 1,
                 server_id,
                 attr: Some((attr, now)),
+                replaced_at: None,
             },
         );
         self.by_name.insert(key, ino);
@@ -169,6 +187,11 @@ impl<A: Clone> InodeTable<A> {
     /// The node id of `name` in `parent`, if known (no reference taken).
     pub fn find(&self, parent: u64, name: &str) -> Option<u64> {
         self.by_name.get(&(parent, name.to_string())).copied()
+    }
+
+    /// Is `ino` still known (not forgotten)?
+    pub fn contains(&self, ino: u64) -> bool {
+        self.nodes.contains_key(&ino)
     }
 
     /// The kernel dropped `n` references (FUSE_FORGET).
@@ -224,6 +247,9 @@ impl<A: Clone> InodeTable<A> {
             && victim != ino
         {
             self.detach(victim);
+            if let Some(v) = self.nodes.get_mut(&victim) {
+                v.replaced_at = Some((new_parent, new_name.to_string()));
+            }
         }
         self.by_name.remove(&(parent, name.to_string()));
         if let Some(n) = self.nodes.get_mut(&ino) {
@@ -303,6 +329,21 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_server_id_never_revives_a_detached_node() {
+        let mut t: InodeTable<u32> = InodeTable::new();
+        let old = t.lookup(ROOT, "f", Some(7), 1);
+        let tmp = t.lookup(ROOT, "tmp", Some(8), 2);
+        t.rename(ROOT, "tmp", ROOT, "f");
+        // The server freed inode 7 and gives it to a new file.
+        let new = t.lookup(ROOT, "tmp", Some(7), 3);
+        assert_ne!(new, old, "a new file gets a new node");
+        assert_eq!(t.find(ROOT, "f"), Some(tmp));
+        // Renamed elsewhere by another client (still attached here): moved, same node.
+        let moved = t.lookup(ROOT, "g", Some(8), 2);
+        assert_eq!(moved, tmp);
+    }
+
+    #[test]
     fn rename_over_an_existing_name_detaches_the_victim() {
         let mut t: InodeTable<u32> = InodeTable::new();
         let a = t.lookup(ROOT, "a", Some(1), 1);
@@ -310,6 +351,10 @@ mod tests {
         t.rename(ROOT, "a", ROOT, "b");
         assert_eq!(t.find(ROOT, "b"), Some(a));
         assert_eq!(t.path(b), None);
+        // The replaced node opens what its name holds now; an unlinked one nothing.
+        assert_eq!(t.path_or_replacement(b).as_deref(), Some("b"));
+        t.unlink(ROOT, "b");
+        assert_eq!(t.path_or_replacement(a), None);
         assert_eq!(t.attr(a, Duration::from_secs(5)), Some(1));
         t.invalidate(a);
         assert_eq!(t.attr(a, Duration::from_secs(5)), None);

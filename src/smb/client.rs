@@ -11,7 +11,8 @@ use crate::smb::proto::negotiate::{self, CIPHERS, HASH_SHA512, Negotiated, SIGNI
 use crate::smb::security::SessionSecurity;
 use crate::smb::wire::close::{CloseRequest, CloseResponse};
 use crate::smb::wire::create::{
-    CreateRequest, CreateResponse, access, disposition, options, share_access,
+    CreateRequest, CreateResponse, access, context_name, disposition, find_context, oplock,
+    options, share_access,
 };
 use crate::smb::wire::echo::EchoRequest;
 use crate::smb::wire::flush::FlushRequest;
@@ -19,6 +20,10 @@ use crate::smb::wire::fscc::{self, DirEntry};
 use crate::smb::wire::ioctl::{
     FSCTL_VALIDATE_NEGOTIATE_INFO, IoctlRequest, IoctlResponse, ValidateNegotiateInfoRequest,
     ValidateNegotiateInfoResponse,
+};
+use crate::smb::wire::lease::{
+    BreakNotification, DurableReconnectV2, DurableRequestV2, DurableResponseV2, LeaseBreakAck,
+    LeaseKey, LeaseV2, lease_state,
 };
 use crate::smb::wire::logoff::LogoffRequest;
 use crate::smb::wire::negotiate::{
@@ -35,6 +40,7 @@ use crate::smb::wire::tree_connect::{
 use crate::smb::wire::write::{WriteRequest, WriteResponse};
 use crate::smb::wire::{Command, FileId, NtStatus, RequestBody, SessionId, TreeId};
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +71,10 @@ pub struct ClientConfig {
     pub max_read: Option<u32>,
     /// Upper bound for one WRITE (`wsize=`).
     pub max_write: Option<u32>,
+    /// The ClientGuid to send in NEGOTIATE (MS-SMB2 3.2.4.2.2.2); random when `None`. A
+    /// reconnect that reclaims durable handles with leases must present the GUID of the
+    /// connection that opened them (the server keys leases by ClientGuid and LeaseKey).
+    pub client_guid: Option<[u8; 16]>,
 }
 
 impl ClientConfig {
@@ -81,6 +91,7 @@ impl ClientConfig {
             echo_interval: None,
             max_read: None,
             max_write: None,
+            client_guid: None,
         }
     }
 }
@@ -107,6 +118,63 @@ struct ClientInner {
     security_mode: u16,
     capabilities: u32,
     preauth: Option<PreauthHash>,
+    /// Leases held by our opens, for acknowledging the server's breaks (MS-SMB2 3.2.5.19.2).
+    leases: std::sync::Mutex<HashMap<LeaseKey, LeaseOwner>>,
+}
+
+/// Who holds a lease: the session and tree to acknowledge its breaks on, and how many of our
+/// opens share the key.
+#[derive(Clone, Copy, Debug)]
+struct LeaseOwner {
+    session: SessionId,
+    tree: TreeId,
+    encrypt: bool,
+    opens: usize,
+}
+
+impl ClientInner {
+    fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<LeaseKey, LeaseOwner>> {
+        self.leases.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Acknowledge the server's lease breaks for leases we hold (MS-SMB2 3.2.5.19.2: "the client
+/// MUST send an SMB2 LEASE_BREAK Acknowledgment" when SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED
+/// is set), each on its own task so a slow one holds up no other. Breaks of unknown keys and
+/// oplock breaks (we never request oplocks) are ignored.
+async fn lease_breaks(
+    client: std::sync::Weak<ClientInner>,
+    mut rx: tokio::sync::mpsc::Receiver<BreakNotification>,
+) {
+    while let Some(b) = rx.recv().await {
+        let BreakNotification::Lease(b) = b else {
+            continue;
+        };
+        let Some(ci) = client.upgrade() else { return };
+        let owner = ci.leases().get(&b.key).copied();
+        tracing::debug!(
+            current = b.current_state,
+            new = b.new_state,
+            known = owner.is_some(),
+            "lease break"
+        );
+        let (Some(o), true) = (owner, b.ack_required()) else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let ack = LeaseBreakAck {
+                key: b.key,
+                state: b.new_state,
+            };
+            let r = ci
+                .conn
+                .call(OutFrame::single(&ack, o.tree), o.session, o.encrypt)
+                .await;
+            if let Err(e) = r.and_then(|r| one(r)?.ok()) {
+                tracing::debug!(error = %e, "lease break acknowledgment failed");
+            }
+        });
+    }
 }
 
 /// A connection to one server, negotiated.
@@ -193,7 +261,7 @@ impl Client {
         };
         let conn = Conn::start(stream, cfg.request_timeout);
 
-        let client_guid = random::<16>();
+        let client_guid = cfg.client_guid.unwrap_or_else(random::<16>);
         let mut sec_mode = security_mode::SIGNING_ENABLED;
         if cfg.require_signing {
             sec_mode |= security_mode::SIGNING_REQUIRED;
@@ -253,17 +321,20 @@ impl Client {
         if let Some(iv) = cfg.echo_interval {
             tokio::spawn(keepalive(Arc::downgrade(&conn), iv));
         }
-        Ok(Self {
-            inner: Arc::new(ClientInner {
-                conn,
-                cfg,
-                neg,
-                client_guid,
-                security_mode: sec_mode,
-                capabilities: caps,
-                preauth,
-            }),
-        })
+        let (btx, brx) = tokio::sync::mpsc::channel(64);
+        conn.set_break_sink(btx);
+        let inner = Arc::new(ClientInner {
+            conn,
+            cfg,
+            neg,
+            client_guid,
+            security_mode: sec_mode,
+            capabilities: caps,
+            preauth,
+            leases: Default::default(),
+        });
+        tokio::spawn(lease_breaks(Arc::downgrade(&inner), brx));
+        Ok(Self { inner })
     }
 
     /// What NEGOTIATE settled (dialect, sizes, algorithms).
@@ -273,6 +344,11 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.cfg
+    }
+
+    /// The ClientGuid this connection negotiated with (for [`ClientConfig::client_guid`]).
+    pub fn client_guid(&self) -> [u8; 16] {
+        self.inner.client_guid
     }
 
     /// ECHO (MS-SMB2 3.2.4.19): a round trip that proves the connection is alive.
@@ -716,6 +792,10 @@ pub struct OpenOptions {
     pub options: u32,
     pub attributes: u32,
     pub share: u32,
+    /// Ask for a durable handle v2 with a read+handle lease (SMB 3.x servers that lease;
+    /// MS-SMB2 3.2.4.3.5, 3.2.4.3.8), so the open can be reclaimed after a reconnect with
+    /// [`Tree::reclaim`]. Ignored where the dialect or server cannot.
+    pub durable: bool,
 }
 
 impl OpenOptions {
@@ -727,6 +807,7 @@ impl OpenOptions {
             options: 0,
             attributes: 0,
             share: share_access::READ | share_access::WRITE | share_access::DELETE,
+            durable: false,
         }
     }
     /// Open an existing file for reading and writing.
@@ -832,21 +913,149 @@ impl Tree {
         }
     }
 
+    /// Can opens on this tree be durable (v2 handles need SMB 3.x; we pair them with a lease,
+    /// which the server must offer: SMB2_GLOBAL_CAP_LEASING)?
+    fn can_be_durable(&self) -> bool {
+        self.neg().dialect >= Dialect::SMB_3_0
+            && self.neg().capabilities & capabilities::LEASING != 0
+    }
+
     /// CREATE (MS-SMB2 3.2.4.3): open or create a file or directory.
     pub async fn open(&self, path: &str, o: &OpenOptions) -> Result<File> {
+        let mut req = self.create_req(path, o);
+        let wish = (o.durable && self.can_be_durable()).then(|| DurableWish {
+            create_guid: random::<16>(),
+            lease_key: random::<16>(),
+        });
+        if let Some(w) = &wish {
+            w.add_to(&mut req, None);
+        }
         let mut f = self.frame();
-        f.push(&self.create_req(path, o), self.inner.id);
+        f.push(&req, self.inner.id);
         let resp = one(self.call(f).await?)?.ok()?;
         let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
-        Ok(File {
+        Ok(self.file_from(c, wish, None))
+    }
+
+    /// As [`open`](Self::open), with the file's index number (FileInternalInformation, the
+    /// inode number `serverino` uses) asked for in the same round trip: CREATE + QUERY_INFO as
+    /// a related compound (MS-SMB2 3.2.4.1.4) on the handle being opened.
+    pub async fn open_indexed(&self, path: &str, o: &OpenOptions) -> Result<File> {
+        let mut req = self.create_req(path, o);
+        let wish = (o.durable && self.can_be_durable()).then(|| DurableWish {
+            create_guid: random::<16>(),
+            lease_key: random::<16>(),
+        });
+        if let Some(w) = &wish {
+            w.add_to(&mut req, None);
+        }
+        let q = QueryInfoRequest {
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
+            output_buffer_length: 8,
+            additional_information: 0,
+            flags: 0,
+            file_id: FileId::COMPOUND,
+            input: vec![],
+        };
+        let mut f = self.frame();
+        f.push(&req, self.inner.id);
+        f.push(&q, self.inner.id);
+        let mut rs = self.call(f).await?.into_iter();
+        let (Some(c), Some(m)) = (rs.next(), rs.next()) else {
+            return Err(Error::Disconnected("compound answered partly".into()));
+        };
+        let c = c.ok()?;
+        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
+        let file = self.file_from(c, wish, None);
+        let index = m.ok().ok().and_then(|m| {
+            let qr = QueryInfoResponse::decode(&m.msg).ok()?;
+            fscc::FileInternalInformation::decode(&qr.buffer)
+                .ok()
+                .map(|ii| ii.index_number)
+        });
+        Ok(file.with_index(index))
+    }
+
+    /// Reclaim a durable open after a reconnect (MS-SMB2 3.2.4.4: CREATE with the
+    /// SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2 context, the same name, CreateGuid and lease
+    /// key). The server answers with the same open, its locks and share modes intact, or an
+    /// error (e.g. STATUS_OBJECT_NAME_NOT_FOUND once the handle has expired).
+    pub async fn reclaim(&self, path: &str, o: &OpenOptions, token: &DurableToken) -> Result<File> {
+        if !self.can_be_durable() {
+            return Err(Error::InvalidInput(
+                "durable handles need SMB 3.x with leasing".into(),
+            ));
+        }
+        let mut req = self.create_req(path, o);
+        let wish = DurableWish {
+            create_guid: token.create_guid,
+            lease_key: token.lease_key,
+        };
+        wish.add_to(&mut req, Some(token.file_id));
+        let mut f = self.frame();
+        f.push(&req, self.inner.id);
+        let resp = one(self.call(f).await?)?.ok()?;
+        let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
+        Ok(self.file_from(c, Some(wish), Some(token)))
+    }
+
+    /// Wrap a CREATE response; a durable grant (DH2Q response context) is remembered, and a
+    /// granted lease registered so its breaks are acknowledged.
+    /// A reclaimed open stays durable: the DH2C response carries no DH2Q context
+    /// (MS-SMB2 3.3.5.9.12), and the token lives on with the id the server answered.
+    fn file_from(
+        &self,
+        c: CreateResponse,
+        wish: Option<DurableWish>,
+        reclaimed: Option<&DurableToken>,
+    ) -> File {
+        let mut durable = None;
+        let mut lease = None;
+        if let Some(w) = wish {
+            let granted = find_context(&c.contexts, context_name::REQUEST_LEASE)
+                .and_then(|x| LeaseV2::decode(&x.data).ok())
+                .filter(|l| l.key == w.lease_key && c.oplock_level == oplock::LEASE);
+            if let Some(l) = granted {
+                let ci = &self.inner.session.inner.client.inner;
+                let mut leases = ci.leases();
+                let e = leases.entry(l.key).or_insert(LeaseOwner {
+                    session: self.inner.session.inner.id,
+                    tree: self.inner.id,
+                    encrypt: self.inner.encrypt,
+                    opens: 0,
+                });
+                e.opens += 1;
+                lease = Some(l.key);
+            }
+            let dh = find_context(&c.contexts, context_name::DURABLE_HANDLE_REQUEST_V2)
+                .and_then(|x| DurableResponseV2::decode(&x.data).ok());
+            if let Some(d) = dh {
+                durable = Some(DurableToken {
+                    file_id: c.file_id,
+                    create_guid: w.create_guid,
+                    lease_key: w.lease_key,
+                    timeout_ms: d.timeout_ms,
+                });
+            } else if let Some(t) = reclaimed {
+                durable = Some(DurableToken {
+                    file_id: c.file_id,
+                    ..*t
+                });
+            }
+            tracing::debug!(durable = durable.is_some(), lease = lease.is_some(), "open");
+        }
+        File {
             inner: Arc::new(FileInner {
                 tree: self.clone(),
                 id: c.file_id,
                 info: FileInfo::from_create(&c),
                 create_action: c.create_action,
                 closed: AtomicBool::new(false),
+                durable,
+                lease,
             }),
-        })
+        }
     }
 
     /// Open, run one request on the new handle, close: one round trip (a related compound,
@@ -1027,10 +1236,81 @@ struct FileInner {
     info: FileInfo,
     create_action: u32,
     closed: AtomicBool,
+    durable: Option<DurableToken>,
+    /// A lease registered with the client for break acknowledgments.
+    lease: Option<LeaseKey>,
+}
+
+/// What a durable open needs to be reclaimed after a reconnect ([`Tree::reclaim`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct DurableToken {
+    pub file_id: FileId,
+    pub create_guid: [u8; 16],
+    pub lease_key: LeaseKey,
+    /// How long the server keeps the open after a disconnect (milliseconds).
+    pub timeout_ms: u32,
+}
+
+impl std::fmt::Debug for DurableToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableToken")
+            .field("file_id", &self.file_id)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The contexts of a durable request: DH2Q (or DH2C when reclaiming) and a v2 lease (R+H).
+struct DurableWish {
+    create_guid: [u8; 16],
+    lease_key: LeaseKey,
+}
+
+impl DurableWish {
+    fn add_to(&self, req: &mut CreateRequest, reconnect: Option<FileId>) {
+        req.requested_oplock_level = oplock::LEASE;
+        req.contexts.push(match reconnect {
+            None => DurableRequestV2 {
+                timeout_ms: 0,
+                flags: 0,
+                create_guid: self.create_guid,
+            }
+            .to_context(),
+            Some(file_id) => DurableReconnectV2 {
+                file_id,
+                create_guid: self.create_guid,
+                flags: 0,
+            }
+            .to_context(),
+        });
+        req.contexts.push(
+            LeaseV2::request(
+                self.lease_key,
+                lease_state::READ_CACHING | lease_state::HANDLE_CACHING,
+            )
+            .to_context(),
+        );
+    }
+}
+
+impl FileInner {
+    fn release_lease(&self) {
+        if let Some(k) = self.lease {
+            let ci = &self.tree.inner.session.inner.client.inner;
+            let mut leases = ci.leases();
+            if let Some(o) = leases.get_mut(&k) {
+                o.opens = o.opens.saturating_sub(1);
+                if o.opens == 0 {
+                    leases.remove(&k);
+                }
+            }
+        }
+    }
 }
 
 impl Drop for FileInner {
     fn drop(&mut self) {
+        self.release_lease();
         if !self.closed.load(Ordering::SeqCst) {
             // Not closed explicitly: close in the background so the server handle is not leaked.
             let tree = self.tree.clone();
@@ -1103,6 +1383,18 @@ impl File {
     }
     pub fn tree(&self) -> &Tree {
         &self.inner.tree
+    }
+    /// The same open with `file_index` known (only while nobody else holds this handle).
+    fn with_index(mut self, index: Option<u64>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.info.file_index = index.or(inner.info.file_index);
+        }
+        self
+    }
+
+    /// Set when the server granted a durable handle: what [`Tree::reclaim`] needs.
+    pub fn durable(&self) -> Option<DurableToken> {
+        self.inner.durable
     }
 
     /// Start one READ of at most [`Tree::max_read`] bytes at `offset` without waiting for it:

@@ -16,6 +16,7 @@ use crate::smb::proto::credits::Credits;
 use crate::smb::proto::pending::{Outcome, Pending};
 use crate::smb::security::SessionSecurity;
 use crate::smb::wire::header::{PROTOCOL_ID, SMB1_PROTOCOL_ID, TRANSFORM_PROTOCOL_ID};
+use crate::smb::wire::lease::BreakNotification;
 use crate::smb::wire::nbss::{self, MAX_FRAME};
 use crate::smb::wire::{Command, Header, MessageId, NtStatus, SessionId};
 use bytes::Bytes;
@@ -70,6 +71,8 @@ struct State {
     sessions: HashMap<u64, Arc<SessionSecurity>>,
     /// Why the connection is dead, once it is.
     dead: Option<String>,
+    /// Where unsolicited break notifications go (the client's lease-break task).
+    breaks: Option<mpsc::Sender<BreakNotification>>,
     /// The reader and writer tasks: stopped when the connection dies or is dropped, so a server
     /// that neither answers nor closes cannot keep them (and a frame buffer) alive.
     tasks: Vec<AbortHandle>,
@@ -105,6 +108,7 @@ impl Conn {
                 pending: Pending::default(),
                 sessions: HashMap::new(),
                 dead: None,
+                breaks: None,
                 tasks: Vec::new(),
             }),
             credits: Semaphore::new(1),
@@ -127,6 +131,13 @@ impl Conn {
     /// Install (or replace) the keys and policy of a session.
     pub fn set_session(&self, id: SessionId, sec: Arc<SessionSecurity>) {
         self.lock().sessions.insert(id.0, sec);
+    }
+
+    /// Deliver the server's unsolicited OPLOCK_BREAK notifications (MS-SMB2 3.2.5.19) to `tx`.
+    /// The channel is bounded: when its reader falls behind, notifications are dropped (the
+    /// server then times the break out by itself), so a flooding server costs no memory.
+    pub fn set_break_sink(&self, tx: mpsc::Sender<BreakNotification>) {
+        self.lock().breaks = Some(tx);
     }
 
     pub fn remove_session(&self, id: SessionId) {
@@ -370,7 +381,19 @@ impl Conn {
 
     fn handle_message(&self, header: Header, msg: Bytes, encrypted: bool) {
         if header.command == Command::OPLOCK_BREAK && header.message_id == MessageId(u64::MAX) {
-            // An unsolicited break notification: we request neither oplocks nor leases yet.
+            // An unsolicited break notification (MS-SMB2 3.2.5.19): "not signed"; handed to the
+            // client, which acknowledges lease breaks for the leases it holds.
+            match BreakNotification::decode(&msg) {
+                Ok(b) => {
+                    let tx = self.lock().breaks.clone();
+                    if let Some(tx) = tx
+                        && tx.try_send(b).is_err()
+                    {
+                        tracing::debug!("break notification dropped (queue full)");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "malformed break notification ignored"),
+            }
             return;
         }
         let interim = if header.is_interim() {

@@ -8,5 +8,7 @@ pub mod proto;
 pub mod security;
 pub mod wire;
 
-pub use client::{Auth, Client, ClientConfig, File, FileInfo, OpenOptions, Session, Tree};
+pub use client::{
+    Auth, Client, ClientConfig, DurableToken, File, FileInfo, OpenOptions, Session, Tree,
+};
 pub use error::{Error, ProtocolError};

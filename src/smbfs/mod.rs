@@ -21,6 +21,7 @@ use fuser::{
     ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
     Request, TimeOrNow, WriteFlags,
 };
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,9 @@ pub struct SmbFsConfig {
     pub writeback: bool,
     /// `hard`: after losing the server, wait (retrying) until it is back instead of failing.
     pub hard: bool,
+    /// Ask for durable handles v2 with a lease on file opens (SMB 3.x), so open files survive a
+    /// reconnect as the same server open (`nodurable` turns it off).
+    pub durable: bool,
 }
 
 /// Builds a new tree connection (new TCP connection, session and tree) after the old one was
@@ -62,9 +66,12 @@ pub type Connector = Arc<
         + Sync,
 >;
 
-/// The open file behind a handle, reopened by path after a reconnect.
+/// The open file behind a handle. After a reconnect it is reclaimed through its durable handle
+/// (MS-SMB2 3.2.4.4) when the server granted one, else reopened by path.
 struct FileSlot {
     cur: std::sync::RwLock<(File, u64)>,
+    /// One reopen per reconnect, however many operations on the handle noticed the loss.
+    reopening: tokio::sync::Mutex<()>,
     /// Share-relative SMB path and how to open it again (never creating or truncating).
     path: String,
     reopen: OpenOptions,
@@ -75,6 +82,7 @@ impl FileSlot {
         reopen.disposition = disposition::OPEN;
         Self {
             cur: std::sync::RwLock::new((file, generation)),
+            reopening: tokio::sync::Mutex::new(()),
             path,
             reopen,
         }
@@ -116,7 +124,28 @@ struct Inner {
     cfg: SmbFsConfig,
     inodes: Mutex<InodeTable<Stat>>,
     handles: HandleTable<Handle>,
+    /// Open files reclaimed through durable handles after reconnects.
+    reclaimed: std::sync::atomic::AtomicU64,
+    /// Size and mtime of each inode as last told to the kernel, which caches them for the
+    /// attribute TTL and clamps reads at that size: an open that finds the file changed on the
+    /// server (replaced by a rename, written by another client) corrects the kernel.
+    told: Mutex<HashMap<u64, (u64, SystemTime)>>,
+    /// Set once the session exists: tells the kernel to drop cached attributes and pages.
+    notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
+    /// Held (write) while a rename replaces a file that is open elsewhere, which takes three
+    /// server calls with a moment where the name is absent; lookups and opens (read) wait so
+    /// they never see that moment, as POSIX rename is atomic.
+    replacing: tokio::sync::RwLock<()>,
+    /// Write-behind queues of the handles that wrote to each inode: getattr drains them first
+    /// so the size it reports includes every write the kernel has made (it trusts our size).
+    writers: Mutex<HashMap<u64, Vec<std::sync::Weak<writebehind::WriteBehind>>>>,
+    /// Is the mount still attached? A `hard` mount stops waiting for the server once it is not
+    /// (`umount -l`), so the programs blocked on it get EIO and the daemon can exit.
+    still_mounted: std::sync::OnceLock<MountedCheck>,
 }
+
+/// See [`Inner::still_mounted`].
+pub type MountedCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// The filesystem handed to fuser.
 pub struct SmbFs {
@@ -150,6 +179,21 @@ fn map_name(name: &str, on: bool) -> String {
             c => c,
         })
         .collect()
+}
+
+/// The `told` entry of an inode whose attributes the kernel was asked to drop.
+const UNKNOWN_TO_KERNEL: (u64, SystemTime) = (u64::MAX, SystemTime::UNIX_EPOCH);
+
+/// A hidden name beside `path` (share-relative, `\\`-separated) for a replaced file that is
+/// still open elsewhere: `.fusevol-replaced-<random hex>`.
+fn silly_name(path: &str) -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::fill(&mut r);
+    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    match path.rsplit_once('\\') {
+        Some((dir, _)) => format!("{dir}\\.fusevol-replaced-{tag}"),
+        None => format!(".fusevol-replaced-{tag}"),
+    }
 }
 
 fn unmap_name(name: &str, on: bool) -> String {
@@ -198,6 +242,11 @@ impl Inner {
                     return Ok(());
                 }
                 Err(e) if self.cfg.hard => {
+                    if self.still_mounted.get().is_some_and(|f| !f()) {
+                        return Err(SmbError::Disconnected(format!(
+                            "{e}; the mount was detached, no longer waiting"
+                        )));
+                    }
                     tracing::warn!(error = %e, "server still unreachable (hard mount): retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -207,44 +256,122 @@ impl Inner {
         }
     }
 
-    /// Run `op` on the tree; if the connection turns out lost, reconnect and run it once more.
+    /// Run `op` on the tree; if the connection turns out lost, reconnect and run it again: once
+    /// (`soft`), or for as long as it keeps losing the connection (`hard`).
     async fn on_tree<T, F, Fut>(&self, op: F) -> Result<T, SmbError>
     where
         F: Fn(Tree) -> Fut,
         Fut: Future<Output = Result<T, SmbError>>,
     {
-        let (t, g) = self.tree();
-        match op(t).await {
-            Err(e) if e.is_disconnect() && self.connector.is_some() => {
-                tracing::debug!(error = %e, "connection lost; reconnecting");
-                self.reconnect(g).await?;
-                op(self.tree().0).await
+        let mut tries = 0;
+        loop {
+            let (t, g) = self.tree();
+            match op(t).await {
+                Err(e)
+                    if e.is_disconnect() && self.connector.is_some() && self.retry(&mut tries) =>
+                {
+                    tracing::debug!(error = %e, "connection lost; reconnecting");
+                    self.reconnect(g).await?;
+                }
+                r => return r,
             }
-            r => r,
         }
     }
 
-    /// Run `op` on an open file; after a lost connection, reconnect, reopen the file by path and
-    /// run it once more.
+    /// Another attempt after a lost connection? One for `soft` mounts, always for `hard`.
+    fn retry(&self, tries: &mut u32) -> bool {
+        *tries += 1;
+        self.cfg.hard || *tries == 1
+    }
+
+    /// Run `op` on an open file; after a lost connection, reconnect, bring the file back
+    /// ([`reopen`](Self::reopen)) and run it again, as [`on_tree`](Self::on_tree) does.
     async fn on_file<T, F, Fut>(&self, slot: &FileSlot, op: F) -> Result<T, SmbError>
     where
         F: Fn(File) -> Fut,
         Fut: Future<Output = Result<T, SmbError>>,
     {
-        let (f, g) = slot.get();
-        match op(f).await {
-            Err(e) if e.is_disconnect() && self.connector.is_some() => {
-                tracing::debug!(error = %e, path = %slot.path, "connection lost; reopening");
-                if self.tree().1 == g {
-                    self.reconnect(g).await?;
+        let mut tries = 0;
+        let (mut f, mut g) = slot.get();
+        loop {
+            match op(f).await {
+                Err(e)
+                    if e.is_disconnect() && self.connector.is_some() && self.retry(&mut tries) =>
+                {
+                    tracing::debug!(error = %e, path = %slot.path, "connection lost; reopening");
+                    // `g`: the generation of the connection seen failing.
+                    loop {
+                        self.reconnect(g).await?;
+                        match self.reopen(slot).await {
+                            Ok(nf) => {
+                                (f, g) = (nf, slot.get().1);
+                                break;
+                            }
+                            Err(e) if e.is_disconnect() && self.cfg.hard => g = self.tree().1,
+                            Err(e) => return Err(e),
+                        }
+                    }
                 }
-                let (t, tg) = self.tree();
-                let nf = t.open(&slot.path, &slot.reopen).await?;
-                *slot.cur.write().unwrap_or_else(|p| p.into_inner()) = (nf.clone(), tg);
-                op(nf).await
+                r => return r,
             }
-            r => r,
         }
+    }
+
+    /// Reclaim a durable open. The server may not have noticed the old connection's end yet
+    /// (Samba answers OBJECT_NAME_NOT_FOUND until it has marked the open disconnected), so a
+    /// refusal is retried briefly before giving up on the handle.
+    async fn reclaim(
+        &self,
+        t: &Tree,
+        slot: &FileSlot,
+        tok: &crate::smb::DurableToken,
+    ) -> Result<File, SmbError> {
+        let mut delay = Duration::from_millis(50);
+        let give_up = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            match t.reclaim(&slot.path, &slot.reopen, tok).await {
+                Err(e)
+                    if e.status() == Some(crate::smb::wire::NtStatus::OBJECT_NAME_NOT_FOUND)
+                        && std::time::Instant::now() + delay < give_up =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Bring an open file onto the current connection: reclaim its durable handle (the same
+    /// open, with its share modes, on the server) or, failing that, open the path again.
+    async fn reopen(&self, slot: &FileSlot) -> Result<File, SmbError> {
+        let _one = slot.reopening.lock().await;
+        let (old, og) = slot.get();
+        let (t, tg) = self.tree();
+        if og == tg {
+            return Ok(old);
+        }
+        let nf = match old.durable() {
+            Some(tok) => match self.reclaim(&t, slot, &tok).await {
+                Ok(nf) => {
+                    self.reclaimed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(path = %slot.path, "durable handle reclaimed");
+                    nf
+                }
+                Err(e) if e.is_disconnect() => {
+                    tracing::warn!(error = %e, path = %slot.path, "connection lost again while reclaiming");
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, path = %slot.path, "durable handle not reclaimed; reopening by path");
+                    t.open(&slot.path, &slot.reopen).await?
+                }
+            },
+            None => t.open(&slot.path, &slot.reopen).await?,
+        };
+        *slot.cur.write().unwrap_or_else(|p| p.into_inner()) = (nf.clone(), tg);
+        Ok(nf)
     }
 
     fn ttl(&self, s: &Stat) -> Duration {
@@ -256,6 +383,12 @@ impl Inner {
     }
 
     fn attr(&self, ino: u64, s: &Stat) -> FileAttr {
+        if s.kind == Kind::File {
+            self.told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ino, (s.size, s.mtime));
+        }
         let mut a = s.to_attr(ino, &self.cfg.own);
         if self.cfg.readonly {
             a.perm &= !0o222;
@@ -363,15 +496,40 @@ impl Inner {
     async fn lookup(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
-        let (s, id) = self.stat_path(&self.smb(&rel)).await?;
+        let (s, id) = {
+            let _r = self.replacing.read().await;
+            self.stat_path(&self.smb(&rel)).await?
+        };
         let ino = self.lock().lookup(parent, &name, id, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
 
     async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
         let ttl = self.cfg.file_ttl.min(self.cfg.dir_ttl);
-        if let Some(s) = self.lock().attr(ino, ttl) {
-            return Ok((self.attr(ino, &s), self.ttl(&s)));
+        let writers: Vec<_> = {
+            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let live = w
+                .get(&ino)
+                .map(|l| l.iter().filter_map(|x| x.upgrade()).collect())
+                .unwrap_or_default();
+            if let Some(l) = w.get_mut(&ino) {
+                l.retain(|x| x.strong_count() > 0);
+                if l.is_empty() {
+                    w.remove(&ino);
+                }
+            }
+            live
+        };
+        if writers.is_empty() {
+            if let Some(s) = self.lock().attr(ino, ttl) {
+                return Ok((self.attr(ino, &s), self.ttl(&s)));
+            }
+        } else {
+            // Open for writing here: the server's size must include what is still queued
+            // (errors stay queued for the writer's next write, flush or fsync).
+            for wb in writers {
+                wb.settle().await;
+            }
         }
         let rel = self.path(ino)?;
         let (s, _) = self.stat_path(&self.smb(&rel)).await?;
@@ -594,6 +752,32 @@ impl Inner {
                         .await
                         .map_err(err)?;
                     }
+                    // The destination is a file someone holds open: SMB refuses to replace it
+                    // (ACCESS_DENIED), POSIX replaces it and the holders keep reading the old
+                    // contents. Move it aside under a hidden name, delete it there (it goes
+                    // when its last handle closes), then rename: what cifs.ko and NFS clients
+                    // call a silly rename.
+                    Ok(_) => {
+                        let _w = self.replacing.write().await;
+                        let aside = silly_name(t2);
+                        let a = aside.as_str();
+                        self.on_tree(|t| async move { t.rename(t2, a, false).await })
+                            .await
+                            .map_err(|_| err(e))?;
+                        let moved = self
+                            .on_tree(|t| async move { t.rename(f, t2, false).await })
+                            .await;
+                        if let Err(e2) = moved {
+                            // Put the destination back; the rename failed for its own reason.
+                            let _ = self
+                                .on_tree(|t| async move { t.rename(a, t2, false).await })
+                                .await;
+                            return Err(err(e2));
+                        }
+                        if let Err(e3) = self.on_tree(|t| async move { t.remove(a).await }).await {
+                            tracing::warn!(error = %e3, path = a, "replaced file left aside");
+                        }
+                    }
                     _ => return Err(err(e)),
                 }
             }
@@ -627,28 +811,76 @@ impl Inner {
         }
     }
 
-    async fn open(&self, ino: u64, flags: i32) -> R<u64> {
+    async fn open(&self, ino: u64, flags: i32) -> R<(u64, bool)> {
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         if write || flags & libc::O_TRUNC != 0 {
             self.ro()?;
         }
-        let path = self.smb(&self.path(ino)?);
-        let o = Self::open_options(flags);
+        let replacing = self.replacing.read().await;
+        let path = self.lock().path_or_replacement(ino).ok_or(Errno::ENOENT)?;
+        let path = self.smb(&path);
+        let mut o = Self::open_options(flags);
+        o.durable = self.cfg.durable;
         let (p, or) = (path.as_str(), &o);
         let file = self
             .on_tree(|t| async move { t.open(p, or).await })
             .await
             .map_err(err)?;
+        drop(replacing);
         if flags & libc::O_TRUNC != 0 {
             self.lock().invalidate(ino);
         }
+        let direct = flags & libc::O_TRUNC == 0 && self.changed_on_server(ino, file.info());
         let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
         let file = FileSlot::new(file, self.tree().1, path, o);
-        Ok(self.handles.insert(Handle::File {
+        let fh = self.handles.insert(Handle::File {
             file,
             ra,
             wb: Arc::default(),
-        }))
+        });
+        Ok((fh, direct))
+    }
+
+    /// Does the file just opened differ from what the kernel was last told (another client
+    /// wrote it, or a rename replaced it between the kernel's lookup and this open)? Then the
+    /// cache is corrected: our attributes now, the kernel's by an invalidation sent after this
+    /// reply. Returns whether the size differs, in which case the handle must bypass the page
+    /// cache (the kernel clamps cached reads at the size it knows).
+    fn changed_on_server(&self, ino: u64, info: &FileInfo) -> bool {
+        let now = Self::stat_of(info);
+        let told = self
+            .told
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            .copied();
+        let Some((size, mtime)) = told else {
+            return false;
+        };
+        if size == now.size && mtime == now.mtime {
+            return false;
+        }
+        tracing::debug!(
+            ino,
+            size,
+            now = now.size,
+            "file changed on the server since the kernel looked"
+        );
+        self.lock().set_attr(ino, now);
+        // Until the kernel asks again (getattr, lookup: `attr` records what it is told), its
+        // view is unknown: later opens bypass the page cache too.
+        self.told
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ino, UNKNOWN_TO_KERNEL);
+        if let Some(n) = self.notifier.get().cloned() {
+            // Not from inside this request (the kernel may be waiting on it): afterwards.
+            tokio::spawn(async move {
+                let _ =
+                    tokio::task::spawn_blocking(move || n.inval_inode(INodeNo(ino), 0, 0)).await;
+            });
+        }
+        size != now.size || (size, mtime) == UNKNOWN_TO_KERNEL
     }
 
     async fn create(
@@ -671,12 +903,21 @@ impl Inner {
             disposition::OPEN_IF
         };
         o.options = options::NON_DIRECTORY_FILE;
+        o.durable = self.cfg.durable;
         if mode & 0o222 == 0 {
             o.attributes = fscc::attributes::READONLY;
         }
         let (p, or) = (path.as_str(), &o);
+        // With `serverino`, the file id (for stable inode numbers) comes in the same round trip.
+        let serverino = self.cfg.serverino;
         let file = self
-            .on_tree(|t| async move { t.open(p, or).await })
+            .on_tree(|t| async move {
+                if serverino {
+                    t.open_indexed(p, or).await
+                } else {
+                    t.open(p, or).await
+                }
+            })
             .await
             .map_err(err)?;
         let info = file.info().clone();
@@ -684,15 +925,7 @@ impl Inner {
         if info.is_dir() {
             s.kind = Kind::Dir;
         }
-        // The CREATE response has no file id; one more round trip for stable inode numbers.
-        let id = if self.cfg.serverino {
-            self.on_tree(|t| async move { t.stat(p).await })
-                .await
-                .ok()
-                .and_then(|i| i.file_index)
-        } else {
-            None
-        };
+        let id = info.file_index;
         let ino = {
             let mut t = self.lock();
             t.invalidate(parent);
@@ -700,6 +933,7 @@ impl Inner {
         };
         let o = OpenOptions {
             access: o.access,
+            durable: o.durable,
             ..OpenOptions::read()
         };
         let file = FileSlot::new(file, self.tree().1, path, o);
@@ -735,6 +969,9 @@ impl Inner {
         };
         let file = slot.get().0;
         let plan = ra.plan(offset, u64::from(size), slot.info().size);
+        if plan.direct {
+            return direct().await;
+        }
         tracing::trace!(
             offset,
             size,
@@ -773,6 +1010,19 @@ impl Inner {
             return Err(Errno::EBADF);
         };
         let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
+        {
+            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let list = w.entry(ino).or_default();
+            if !list
+                .iter()
+                .any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(wb)))
+            {
+                list.retain(|x| x.strong_count() > 0);
+                list.push(Arc::downgrade(wb));
+            }
+        }
+        // Cached attributes predate this write: a getattr must not shrink the kernel's size.
+        self.lock().invalidate(ino);
         let ticket = wb
             .admit(offset, data.len())
             .await
@@ -901,6 +1151,16 @@ impl Inner {
 }
 
 impl SmbFs {
+    /// How a `hard` mount tells that it was detached (see [`MountedCheck`]).
+    pub fn set_mounted_check(&self, f: MountedCheck) {
+        let _ = self.inner.still_mounted.set(f);
+    }
+
+    /// Where the mount puts the session's notifier once it exists (cache invalidations).
+    pub fn notifier_slot(&self) -> Arc<std::sync::OnceLock<fuser::Notifier>> {
+        self.inner.notifier.clone()
+    }
+
     /// `connector` rebuilds the connection after it is lost (`None`: a lost server stays lost).
     pub fn new(
         tree: Tree,
@@ -916,6 +1176,12 @@ impl SmbFs {
                 cfg,
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
+                reclaimed: Default::default(),
+                told: Default::default(),
+                notifier: Default::default(),
+                replacing: Default::default(),
+                writers: Default::default(),
+                still_mounted: Default::default(),
             }),
             rt,
         }
@@ -974,7 +1240,18 @@ impl Filesystem for SmbFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.inner.lock().forget(ino.0, nlookup);
+        let gone = {
+            let mut t = self.inner.lock();
+            t.forget(ino.0, nlookup);
+            !t.contains(ino.0)
+        };
+        if gone {
+            self.inner
+                .told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino.0);
+        }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -1106,7 +1383,13 @@ impl Filesystem for SmbFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.spawn(|fs| async move {
             match fs.open(ino.0, flags.0).await {
-                Ok(fh) => reply.opened(FileHandle(fh), fs.fopen_flags()),
+                Ok((fh, direct)) => {
+                    let mut f = fs.fopen_flags();
+                    if direct {
+                        f |= FopenFlags::FOPEN_DIRECT_IO;
+                    }
+                    reply.opened(FileHandle(fh), f)
+                }
                 Err(e) => reply.error(e),
             }
         });

@@ -32,6 +32,9 @@ struct State {
 pub struct Plan {
     pub needed: Vec<(u64, Chunk)>,
     pub to_fetch: Vec<(u64, Chunk)>,
+    /// Random access with nothing held for it: read exactly the bytes asked for, no chunk
+    /// (a 4 KiB random read must not cost the server a 1 MiB one).
+    pub direct: bool,
 }
 
 #[derive(Default)]
@@ -67,6 +70,14 @@ impl ReadAhead {
         } else {
             last
         };
+        if st.window == 0 && !(first..=last).any(|k| st.chunks.contains_key(&k)) {
+            st.chunks.clear();
+            return Plan {
+                needed: Vec::new(),
+                to_fetch: Vec::new(),
+                direct: true,
+            };
+        }
         let end_chunk = size.div_ceil(CHUNK).max(last + 1);
         // Forget chunks behind the reader and outside the window.
         st.chunks
@@ -74,6 +85,7 @@ impl ReadAhead {
         let mut plan = Plan {
             needed: Vec::new(),
             to_fetch: Vec::new(),
+            direct: false,
         };
         for k in first..=ahead_end.min(end_chunk.saturating_sub(1)).max(last) {
             let (c, new) = match st.chunks.get(&k) {
@@ -160,10 +172,15 @@ mod tests {
             fetched as u64 >= off / CHUNK,
             "everything read was fetched once"
         );
-        // A seek far away: no read-ahead, only the chunk needed.
+        // A seek far away: no read-ahead, no chunk: exactly the bytes asked for.
         let p = ra.plan(90 * CHUNK + 5, 4096, size);
-        assert_eq!(p.to_fetch.len(), 1);
-        assert_eq!(p.needed.len(), 1);
+        assert!(p.direct && p.to_fetch.is_empty() && p.needed.is_empty());
+        assert_eq!(ra.held(), 0, "chunks of the old stream dropped");
+        // Random reads stay direct; reading on from one starts a window again.
+        let p = ra.plan(7 * CHUNK, 4096, size);
+        assert!(p.direct);
+        let p = ra.plan(7 * CHUNK + 4096, 4096, size);
+        assert!(!p.direct && p.to_fetch.len() >= 2, "sequential again");
     }
 
     #[test]

@@ -97,8 +97,8 @@ impl WriteBehind {
         self.landed.notify_waiters();
     }
 
-    /// Wait until nothing is in flight; then report (and clear) a failure.
-    pub async fn drain(&self) -> Result<(), i32> {
+    /// Wait until nothing is in flight, leaving any failure for the writer to be told.
+    pub async fn settle(&self) {
         loop {
             let notified = self.landed.notified();
             if self.lock().ranges.is_empty() {
@@ -106,6 +106,11 @@ impl WriteBehind {
             }
             notified.await;
         }
+    }
+
+    /// Wait until nothing is in flight; then report (and clear) a failure.
+    pub async fn drain(&self) -> Result<(), i32> {
+        self.settle().await;
         match self.take_error() {
             Some(e) => Err(e),
             None => Ok(()),

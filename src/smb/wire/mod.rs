@@ -19,6 +19,7 @@ pub mod fscc;
 pub mod header;
 pub mod ids;
 pub mod ioctl;
+pub mod lease;
 pub mod logoff;
 pub mod nbss;
 pub mod negotiate;

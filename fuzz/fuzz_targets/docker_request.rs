@@ -1,0 +1,3 @@
+#![no_main]
+// Body and invariants: fusevol::fuzzing::docker_request (shared with tests/fuzz_corpus.rs).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fusevol::fuzzing::docker_request(data));
