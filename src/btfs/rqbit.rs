@@ -143,7 +143,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The `x.pe=` peer hints of a magnet (librqbit ignores them), and the infohash (BEP 9 `xt`).
+/// Most file indexes the BEP 53 `so=` (select-only) ranges of a magnet may name together.
+pub const MAX_SELECT_ONLY: u128 = 1 << 16;
+
+/// Refuse a magnet librqbit must not parse: `Magnet::parse` (librqbit-core 9.1.0) collects every
+/// index of every BEP 53 `so=` range into one `Vec`, so `so=0-4000000000` asks for 32 GB and a
+/// wider range overflows (found by `cargo fuzz run magnet`). The query is read exactly as
+/// librqbit reads it (`url::Url::query_pairs`, percent- and form-decoded), before it does.
+pub fn check_magnet(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("magnet: not a valid URL ({e})"))?;
+    let mut total: u128 = 0;
+    for (k, v) in url.query_pairs() {
+        if k != "so" {
+            continue;
+        }
+        for d in v.split(',').filter(|d| !d.is_empty()) {
+            total += match d.split_once('-') {
+                Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                    (Ok(a), Ok(b)) => (b as u128 + 1).saturating_sub(a as u128),
+                    _ => 0,
+                },
+                None => 1,
+            };
+        }
+    }
+    if total > MAX_SELECT_ONLY {
+        return Err(format!(
+            "magnet: its so= (BEP 53 select-only) ranges name {total} file indexes; at most \
+             {MAX_SELECT_ONLY} are accepted"
+        ));
+    }
+    Ok(())
+}
+
+/// The `x.pe=` peer hints of a magnet (librqbit ignores them), and the infohash (BEP 9 `xt`);
+/// no infohash for a magnet [`check_magnet`] refuses.
 pub fn magnet_extras(uri: &str) -> (Vec<SocketAddr>, Option<String>) {
     let mut peers = Vec::new();
     let query = uri.split_once('?').map(|(_, q)| q).unwrap_or("");
@@ -154,6 +188,9 @@ pub fn magnet_extras(uri: &str) -> (Vec<SocketAddr>, Option<String>) {
                 peers.push(a);
             }
         }
+    }
+    if check_magnet(uri).is_err() {
+        return (peers, None);
     }
     let hash = librqbit::Magnet::parse(uri)
         .ok()
@@ -259,6 +296,7 @@ impl RqbitEngine {
         let mut peers = o.peers.clone();
         let (add, hash) = match source {
             Source::Magnet(m) => {
+                check_magnet(&m).map_err(EngineError::BadSource)?;
                 let (pe, hash) = magnet_extras(&m);
                 peers.extend(pe);
                 let hash = hash.ok_or_else(|| {
@@ -904,6 +942,34 @@ mod tests {
         );
         assert_eq!(magnet_extras("magnet:?dn=x").1, None);
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+    }
+
+    /// BEP 53 `so=`: small selections pass; ranges wider than [`MAX_SELECT_ONLY`] in all (also
+    /// spelt with percent escapes or split over several `so=`) are refused before librqbit
+    /// would allocate for them, and the magnet then yields no infohash.
+    #[test]
+    fn magnet_select_only_bounded() {
+        let h = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+        assert!(check_magnet(&format!("{h}&so=0,2,4-8")).is_ok());
+        assert!(check_magnet(&format!("{h}&so=0-65535")).is_ok());
+        for bad in [
+            "&so=0-65536",
+            "&so=0-4000000000",
+            "&so=0,2:,4-8888888888888888886",
+            "&so=1-18446744073709551615",
+            "&s%6F=0-99999999",
+            "&so=0-40000&so=0-40000",
+            "&so=0-4%30000000",
+        ] {
+            let m = format!("{h}{bad}");
+            let e = check_magnet(&m).unwrap_err();
+            assert!(e.contains("so="), "{bad}: {e}");
+            assert_eq!(magnet_extras(&m).1, None, "{bad}");
+        }
+        // A reversed range names nothing (librqbit's `start..=end` is empty).
+        assert!(check_magnet(&format!("{h}&so=99999999-0")).is_ok());
+        assert!(check_magnet("magnet:?xt=urn:btih:%").is_ok());
+        assert!(check_magnet("not a url").is_err());
     }
 
     /// A bencode value (BEP 3), to craft hostile metainfo.
