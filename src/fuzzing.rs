@@ -1869,11 +1869,11 @@ pub fn btfs_options(data: &[u8]) {
             {
                 assert!(r > 0 && r % 1024 == 0);
             }
-            // Not asserted: non-zero. `parse_duration` checks the f64 (> 0) before the
-            // conversion, so `read_timeout=1e-300` gives a zero Duration (reported, btfs).
+            // At least a millisecond (`read_timeout=1e-300` once gave a zero Duration).
             let year = std::time::Duration::from_secs(86_400 * 365);
             for t in [o.read_timeout, o.metadata_timeout] {
                 assert!(t <= year, "{t:?}");
+                assert!(t >= std::time::Duration::from_millis(1), "{t:?}");
             }
             for t in &o.trackers {
                 assert!(

@@ -95,7 +95,14 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, OptionError> {
     if !x.is_finite() || x <= 0.0 || x * unit > 86_400.0 * 365.0 {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(x * unit))
+    let d = Duration::from_secs_f64(x * unit);
+    // `1e-300` is positive but rounds to zero: a zero deadline would fail every read at once.
+    if d < Duration::from_millis(1) {
+        return Err(OptionError(format!(
+            "{key}: '{v}' is shorter than a millisecond"
+        )));
+    }
+    Ok(d)
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, OptionError> {
@@ -247,6 +254,8 @@ mod tests {
             ("frobnicate", "frobnicate"),
             ("read_timeout=soon", "read_timeout"),
             ("read_timeout=0", "read_timeout"),
+            ("read_timeout=1e-300", "read_timeout"),
+            ("metadata_timeout=0.5ms", "metadata_timeout"),
             ("peer=nowhere", "peer"),
             ("min_port=9,max_port=8", "min_port"),
             ("uid=-1", "uid"),

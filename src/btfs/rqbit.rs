@@ -204,8 +204,10 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Two hex digits (`from_str_radix` alone would also take "+1").
         let hex = b
             .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
@@ -942,6 +944,7 @@ mod tests {
         );
         assert_eq!(magnet_extras("magnet:?dn=x").1, None);
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert_eq!(percent_decode("%+1%-1"), "%+1%-1");
     }
 
     /// BEP 53 `so=`: small selections pass; ranges wider than [`MAX_SELECT_ONLY`] in all (also
