@@ -33,6 +33,37 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// An option's value as it may be shown (`Debug`, logs): the value of `password`, `pass` and
+/// `password2` and the password part of `username=user%password` are `<redacted>`; the value of
+/// `o` (the Docker `local` driver's option string) is redacted as an option string. Keys are
+/// compared as the task file and plugin compare them (case and `-`/`_` alike).
+pub fn redact_value<'a>(key: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    let k = key.trim().to_ascii_lowercase().replace('-', "_");
+    match k.as_str() {
+        "password" | "pass" | "password2" => Cow::Borrowed("<redacted>"),
+        "username" | "user" => match value.split_once('%') {
+            Some((u, _)) => Cow::Owned(format!("{u}%<redacted>")),
+            None => Cow::Borrowed(value),
+        },
+        "o" => Cow::Owned(redact(value)),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+/// A mount.cifs option string with its secrets redacted (see [`redact_value`]); `,,` inside a
+/// value is taken as mount.cifs takes it (an escaped comma).
+pub fn redact(opts: &str) -> String {
+    split_options(opts)
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) => format!("{k}={}", redact_value(k, v).replace(',', ",,")),
+            None => item.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `sec=` (mount.cifs(8)); the `i` forms also require signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sec {
@@ -850,6 +881,21 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         assert!(format!("{:?}", parse("password=hunter2").unwrap()).contains("<redacted>"));
         assert!(!format!("{:?}", parse("password=hunter2").unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn redact_hides_every_password_form() {
+        assert_eq!(
+            redact("username=bob%hunter2,PASS=p,,w,vers=3.0,password2=x,cred=/c,dom=a,,b"),
+            "username=bob%<redacted>,PASS=<redacted>,vers=3.0,password2=<redacted>,cred=/c,dom=a,,b"
+        );
+        assert_eq!(redact_value("Pass-word", "x"), "x");
+        assert_eq!(redact_value("pass", "x"), "<redacted>");
+        assert_eq!(
+            redact_value("o", "addr=1,password=hunter2"),
+            "addr=1,password=<redacted>"
+        );
+        assert_eq!(redact("ro,guest"), "ro,guest");
     }
 
     #[test]

@@ -19,8 +19,8 @@ use std::time::Duration;
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const HANDOFF_MAGIC: &str = "fusevol-mount-v1";
 
-/// What `fusevol mount` was asked to do.
-#[derive(Debug, Clone)]
+/// What `fusevol mount` was asked to do. `Debug` redacts the passwords in `options`.
+#[derive(Clone)]
 pub struct MountRequest {
     pub source: String,
     pub mountpoint: PathBuf,
@@ -28,6 +28,18 @@ pub struct MountRequest {
     pub foreground: bool,
     /// `-t`: `cifs`, `smb3` (or `fuse.fusevol` from mount(8)).
     pub fstype: Option<String>,
+}
+
+impl std::fmt::Debug for MountRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountRequest")
+            .field("source", &self.source)
+            .field("mountpoint", &self.mountpoint)
+            .field("options", &options::redact(&self.options))
+            .field("foreground", &self.foreground)
+            .field("fstype", &self.fstype)
+            .finish()
+    }
 }
 
 /// Decode a mountinfo field: the kernel escapes space, tab, newline and backslash as `\ooo`
@@ -648,5 +660,18 @@ mod tests {
                 .is_none()
         );
         assert!(helper_args(&["//h/s".into()]).is_err());
+    }
+
+    #[test]
+    fn mount_request_debug_redacts_passwords() {
+        let r = MountRequest {
+            source: "//h/s".into(),
+            mountpoint: "/m".into(),
+            options: "username=u,password=hunter2,vers=3.0".into(),
+            foreground: false,
+            fstype: None,
+        };
+        let d = format!("{r:?}");
+        assert!(!d.contains("hunter2") && d.contains("vers=3.0"), "{d}");
     }
 }

@@ -27,14 +27,25 @@ fn err(status: u16, why: impl Into<String>) -> HttpError {
     }
 }
 
-/// One request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One request. `Debug` shows the body's length only (Create bodies carry passwords).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
     pub path: String,
     pub body: Vec<u8>,
     /// The client wants the connection closed after the answer.
     pub close: bool,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("close", &self.close)
+            .finish()
+    }
 }
 
 /// Read one line (up to `\n`) of at most `*budget` bytes, decrementing the budget.

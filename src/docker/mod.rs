@@ -66,8 +66,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// What is stored per volume.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// What is stored per volume. `Debug` redacts passwords in `opts`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Record {
     #[serde(rename = "Name")]
     name: String,
@@ -77,6 +77,22 @@ struct Record {
     opts: BTreeMap<String, String>,
     #[serde(rename = "IDs", default)]
     ids: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let opts: BTreeMap<_, _> = self
+            .opts
+            .iter()
+            .map(|(k, v)| (k, crate::options::redact_value(k, v)))
+            .collect();
+        f.debug_struct("Record")
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .field("opts", &opts)
+            .field("ids", &self.ids)
+            .finish()
+    }
 }
 
 struct Vol {
@@ -851,5 +867,31 @@ mod tests {
             rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn record_and_request_debug_hide_secrets() {
+        let r = Record {
+            name: "v".into(),
+            created_at: String::new(),
+            opts: [
+                ("Password".to_string(), "hunter2".to_string()),
+                ("o".to_string(), "username=u,password=hunter3".to_string()),
+                ("vers".to_string(), "3.0".to_string()),
+            ]
+            .into(),
+            ids: BTreeSet::new(),
+        };
+        let d = format!("{r:?}");
+        assert!(!d.contains("hunter"), "{d}");
+        assert!(d.contains("3.0"), "{d}");
+        let q = http::Request {
+            method: "POST".into(),
+            path: "/VolumeDriver.Create".into(),
+            body: br#"{"Opts":{"password":"hunter2"}}"#.to_vec(),
+            close: false,
+        };
+        let d = format!("{q:?}");
+        assert!(!d.contains("hunter") && d.contains("<31 bytes>"), "{d}");
     }
 }

@@ -45,13 +45,28 @@ fn key_err(key: impl Into<String>, why: impl Into<String>) -> TaskError {
     }
 }
 
-/// One entry of `container.volumes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of `container.volumes`. `Debug` redacts passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VolumeDef {
     pub name: String,
     pub kind: String,
     /// Option names and their literal text (`vers: 3.0` → `"3.0"`; null → `""`).
     pub options: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for VolumeDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let opts: Vec<_> = self
+            .options
+            .iter()
+            .map(|(k, v)| (k, crate::options::redact_value(k, v)))
+            .collect();
+        f.debug_struct("VolumeDef")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("options", &opts)
+            .finish()
+    }
 }
 
 /// One entry of `container.mounts`.
@@ -574,5 +589,20 @@ container:
         );
         assert_eq!(target_dir_name("/a%2Fb/c"), "a%252Fb%2Fc");
         assert_ne!(target_dir_name("/a/b"), target_dir_name("/a%2Fb"));
+    }
+
+    #[test]
+    fn volume_def_debug_redacts_passwords() {
+        let v = VolumeDef {
+            name: "v".into(),
+            kind: "cifs".into(),
+            options: vec![
+                ("password".into(), "hunter2".into()),
+                ("username".into(), "bob%hunter3".into()),
+            ],
+        };
+        let d = format!("{v:?}");
+        assert!(!d.contains("hunter"), "{d}");
+        assert!(d.contains("bob%<redacted>"), "{d}");
     }
 }
