@@ -1047,3 +1047,114 @@ fn btfs_bad_options_and_sources() {
     assert!(e.contains("not a valid .torrent"), "{e}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Several torrents in one process, as a task file or the Docker plugin could serve them: one
+/// engine (one librqbit session) holds the payload torrent and the single-file evil torrent at
+/// once, each in its own `data_dir/<infohash>/`; reads of both run concurrently and return the
+/// seeded bytes; removing one leaves the other readable. The engine runs on a thread that joined
+/// the swarm's network namespace (its runtime's threads inherit it).
+#[test]
+fn btfs_several_torrents_in_one_engine() {
+    use fusevol::btfs::engine::{Access, AddOptions, Engine, EngineError, Source};
+    use fusevol::btfs::rqbit::{RqbitConfig, RqbitEngine};
+    let Some(s) = Swarm::get() else { return };
+    let netns = fs::File::open(&s.netns).unwrap();
+    let data = s.dir.join("one-engine");
+    let (payload_t, evil_t) = (s.torrent.clone(), s.evil.clone());
+    let (hash_a, hash_b) = (s.info_hash.clone(), info_hash(&s.evil));
+    let medium = s.file("docs/deep/medium-3m.bin").to_vec();
+    let readme = s.file("readme.txt").to_vec();
+    // The evil torrent's pieces before EVIL_PIECE are intact at the libtorrent seeder.
+    let evil_head = s.evil_data[..(EVIL_PIECE * PIECE) as usize].to_vec();
+    let t = std::thread::spawn(move || {
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let cfg = RqbitConfig {
+                listen: "127.0.0.1".parse().unwrap(),
+                ..RqbitConfig::new(data.clone())
+            };
+            let e = RqbitEngine::start(cfg).await.expect("engine start");
+            let opts = AddOptions {
+                trackers: vec![],
+                peers: vec![],
+                metadata_timeout: Duration::from_secs(20),
+                fetch_all: false,
+            };
+            let a = e.add(Source::Path(payload_t), opts.clone()).await.unwrap();
+            let b = e.add(Source::Path(evil_t), opts).await.unwrap();
+            assert_ne!(a.key, b.key);
+            assert_eq!(
+                (a.info_hash.as_str(), b.info_hash.as_str()),
+                (&*hash_a, &*hash_b)
+            );
+            assert!(data.join(&hash_a).is_dir() && data.join(&hash_b).is_dir());
+            let index = |path: &[&str]| {
+                a.files
+                    .iter()
+                    .find(|f| f.path == path)
+                    .unwrap_or_else(|| panic!("{path:?} not in {:?}", a.files))
+                    .index
+            };
+            let (im, ir) = (
+                index(&["docs", "deep", "medium-3m.bin"]),
+                index(&["readme.txt"]),
+            );
+            // Whole ranges in 128 KiB reads, as FUSE would ask.
+            let read = |key, file, len: usize| {
+                let e = &e;
+                async move {
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let mut out = Vec::with_capacity(len);
+                    while out.len() < len {
+                        let n = (len - out.len()).min(128 << 10);
+                        let at = out.len() as u64;
+                        let v = e
+                            .read_at(key, file, at, n, deadline, Access::Random)
+                            .await?;
+                        assert_eq!(v.len(), n, "short read at {at}");
+                        out.extend_from_slice(&v);
+                    }
+                    Ok::<_, EngineError>(out)
+                }
+            };
+            let t0 = Instant::now();
+            let (x, y) = tokio::join!(
+                read(a.key, im, medium.len()),
+                read(b.key, 0, evil_head.len())
+            );
+            let (x, y) = (x.unwrap(), y.unwrap());
+            eprintln!(
+                "one engine, two torrents: {} + {} bytes read concurrently in {:?}",
+                x.len(),
+                y.len(),
+                t0.elapsed()
+            );
+            assert!(x == medium, "medium-3m.bin differs");
+            assert!(y == evil_head, "evil.bin's first pieces differ");
+            let (sa, sb) = (e.stats(a.key).unwrap(), e.stats(b.key).unwrap());
+            // Per torrent: what each holds of the file read (verified pieces).
+            assert_eq!(sa.file_have.get(im), Some(&(medium.len() as u64)), "{sa:?}");
+            assert!(sb.file_have[0] >= evil_head.len() as u64, "{sb:?}");
+            // Removing one torrent leaves the other working.
+            e.remove(b.key, false).await.unwrap();
+            assert!(matches!(e.stats(b.key), Err(EngineError::NotFound)));
+            assert!(
+                !data.join(&hash_b).exists(),
+                "the removed torrent's data stayed"
+            );
+            let r = read(a.key, ir, readme.len()).await.unwrap();
+            assert!(
+                r == readme,
+                "readme.txt differs after the other torrent went"
+            );
+            e.shutdown(false).await;
+            assert!(!data.join(&hash_a).exists(), "data stayed after shutdown");
+        });
+    });
+    t.join().expect("the engine thread panicked");
+}
