@@ -1063,6 +1063,7 @@ fn btfs_several_torrents_in_one_engine() {
     let (payload_t, evil_t) = (s.torrent.clone(), s.evil.clone());
     let (hash_a, hash_b) = (s.info_hash.clone(), info_hash(&s.evil));
     let medium = s.file("docs/deep/medium-3m.bin").to_vec();
+    let s_lens: Vec<u64> = s.files.iter().map(|f| f.1.len() as u64).collect();
     let readme = s.file("readme.txt").to_vec();
     // The evil torrent's pieces before EVIL_PIECE are intact at the libtorrent seeder.
     let evil_head = s.evil_data[..(EVIL_PIECE * PIECE) as usize].to_vec();
@@ -1140,6 +1141,13 @@ fn btfs_several_torrents_in_one_engine() {
             // Per torrent: what each holds of the file read (verified pieces).
             assert_eq!(sa.file_have.get(im), Some(&(medium.len() as u64)), "{sa:?}");
             assert!(sb.file_have[0] >= evil_head.len() as u64, "{sb:?}");
+            // Status figures add up: have = the files' progress, fetched across restarts.
+            let total: u64 = s_lens.iter().sum();
+            assert_eq!(sa.total_bytes, total, "{sa:?}");
+            assert!(sa.have_bytes >= medium.len() as u64, "{sa:?}");
+            assert!(sa.pieces_have >= medium.len() as u64 / PIECE, "{sa:?}");
+            assert!(sa.fetched_bytes + PIECE >= medium.len() as u64, "{sa:?}");
+            assert_eq!(sb.total_bytes, EVIL_LEN as u64, "{sb:?}");
             // Removing one torrent leaves the other working.
             e.remove(b.key, false).await.unwrap();
             assert!(matches!(e.stats(b.key), Err(EngineError::NotFound)));

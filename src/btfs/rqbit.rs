@@ -92,6 +92,8 @@ struct Torrent {
     handle: Handle,
     watch: Mutex<Watch>,
     kicking: std::sync::atomic::AtomicBool,
+    /// Bytes fetched before the last restart (librqbit's live counters start again at 0).
+    fetched_before: std::sync::atomic::AtomicU64,
     /// Absolute paths of the files on disk and their lengths.
     files: Vec<(PathBuf, u64)>,
     /// Where each file starts in the torrent (BEP 3: the files are concatenated).
@@ -412,6 +414,7 @@ impl RqbitEngine {
                     strikes: 0,
                 }),
                 kicking: std::sync::atomic::AtomicBool::new(false),
+                fetched_before: std::sync::atomic::AtomicU64::new(0),
                 fds: disk.iter().map(|_| Mutex::new(None)).collect(),
                 files: disk,
                 starts,
@@ -614,6 +617,10 @@ impl RqbitEngine {
         }
         let _guard = Kicking(&t.kicking);
         lock(&t.watch).fetched = 0;
+        if let Some(l) = t.handle.live() {
+            t.fetched_before
+                .fetch_add(l.stats_snapshot().fetched_bytes, SeqCst);
+        }
         if let Err(e) = self.session.pause(&t.handle).await {
             tracing::debug!(error = %e, "pause failed");
         }
@@ -869,36 +876,38 @@ impl Engine for RqbitEngine {
     }
 
     fn stats(&self, key: TorrentKey) -> Result<Stats, EngineError> {
+        use std::sync::atomic::Ordering::SeqCst;
         let t = self.torrent(key)?;
         let s = t.handle.stats();
-        let (pieces_have, pieces_total) = t
+        // librqbit's own progress and totals count selected files only (none, on demand), and
+        // its live counters restart with the torrent: have/total come from the per-file
+        // progress, pieces from the have-bitfield, fetched bytes add up across restarts.
+        let pieces_total = t
             .handle
-            .with_metadata(|m| {
-                let l = m.info.lengths();
-                let total = u64::from(l.total_pieces());
-                let pl = u64::from(l.default_piece_length()).max(1);
-                (0, total.max(s.total_bytes.div_ceil(pl)))
-            })
-            .unwrap_or((0, 0));
-        let (peers, seen, fetched, have_pieces) = match &s.live {
+            .with_metadata(|m| u64::from(m.info.lengths().total_pieces()))
+            .unwrap_or(0);
+        let pieces_have = self
+            .api
+            .api_dump_haves(TorrentIdOrHash::Id(t.handle.id()))
+            .map_or(0, |(bits, _)| bits.count_ones() as u64);
+        let (peers, seen, fetched) = match &s.live {
             Some(l) => (
                 l.snapshot.peer_stats.live as usize,
                 l.snapshot.peer_stats.seen as usize,
                 l.snapshot.fetched_bytes,
-                l.snapshot.downloaded_and_checked_pieces,
             ),
-            None => (0, 0, 0, pieces_have),
+            None => (0, 0, 0),
         };
         Ok(Stats {
             state: s.state.to_string(),
             peers,
             peers_seen: seen,
-            fetched_bytes: fetched,
+            fetched_bytes: t.fetched_before.load(SeqCst) + fetched,
             uploaded_bytes: s.uploaded_bytes,
-            have_bytes: s.progress_bytes,
-            total_bytes: s.total_bytes,
+            have_bytes: s.file_progress.iter().sum(),
+            total_bytes: t.files.iter().map(|f| f.1).sum(),
             file_have: s.file_progress,
-            pieces_have: have_pieces,
+            pieces_have,
             pieces_total,
         })
     }
