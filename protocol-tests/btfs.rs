@@ -261,7 +261,7 @@ impl Swarm {
     }
 
     /// `cmd` run inside the swarm's network namespace.
-    fn in_netns(&self, cmd: &str) -> Command {
+    pub(crate) fn in_netns(&self, cmd: &str) -> Command {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net={}", self.netns.display()))
             .arg("--")

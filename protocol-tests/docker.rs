@@ -121,6 +121,8 @@ struct Engine {
     plugin: Option<Child>,
     plugin_sock: PathBuf,
     plugin_state: PathBuf,
+    /// The network namespace the plugin runs in (the swarm's), if not the host's.
+    plugin_netns: Option<PathBuf>,
     driver: String,
     image: String,
 }
@@ -173,6 +175,7 @@ impl Engine {
         let mut e = Engine {
             plugin_sock: PathBuf::from(format!("/run/docker/plugins/{driver}.sock")),
             plugin_state: dir.join("plugin"),
+            plugin_netns: None,
             dir,
             host,
             dockerd: Some(child),
@@ -277,7 +280,17 @@ impl Engine {
             .append(true)
             .open(self.dir.join("plugin.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_fusevol"))
+        let mut cmd = match &self.plugin_netns {
+            None => Command::new(env!("CARGO_BIN_EXE_fusevol")),
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display()))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_fusevol"));
+                c
+            }
+        };
+        let child = cmd
             .arg("docker-plugin")
             .arg("--socket")
             .arg(&self.plugin_sock)
@@ -372,11 +385,14 @@ fn docker_plugin_cifs_and_btfs_volumes_with_a_real_engine() {
             return;
         }
     };
-    let Some(srv) = Samba::start("default") else {
+    // The swarm lives in its own network namespace: smbd and the plugin (with the mount
+    // daemons it starts) join it; dockerd reaches the plugin by its unix socket.
+    let Some(swarm) = Swarm::get() else { return };
+    let Some(srv) = Samba::start_in_netns("default", &swarm.netns) else {
         return;
     };
-    let Some(swarm) = Swarm::get() else { return };
     srv.put_fixture("share", "hello.txt", b"hello from samba\n");
+    e.plugin_netns = Some(swarm.netns.clone());
     e.start_plugin();
     let drv = e.driver.clone();
     let share = format!("share=127.0.0.1:{}/share", srv.port);

@@ -85,6 +85,16 @@ impl Samba {
     /// with the reason (CI sets it, so a missing Samba fails CI instead of silently skipping).
     /// Any other failure to start panics with native.sh's output (the log tail).
     pub fn start(variant: &str) -> Option<Samba> {
+        Samba::start_in(variant, None)
+    }
+
+    /// [`Samba::start`] inside the network namespace `netns` (a `/proc/PID/ns/net` path), for
+    /// tests whose other peers live there (the torrent swarm); its clients must join it too.
+    pub fn start_in_netns(variant: &str, netns: &Path) -> Option<Samba> {
+        Samba::start_in(variant, Some(netns))
+    }
+
+    fn start_in(variant: &str, netns: Option<&Path>) -> Option<Samba> {
         if let Some(reason) = unavailable_reason() {
             if env_flag("FUSEVOL_REQUIRE_SAMBA") {
                 panic!("Samba is required (FUSEVOL_REQUIRE_SAMBA=1) but {reason}");
@@ -102,7 +112,11 @@ impl Samba {
         for _ in 0..START_ATTEMPTS {
             let port = next_free_port();
             let state_dir = new_state_dir(variant);
-            let out = native(&["start", variant, path_str(&state_dir), &port.to_string()]);
+            let args = ["start", variant, path_str(&state_dir), &port.to_string()];
+            let out = match netns {
+                None => native(&args),
+                Some(ns) => native_in(ns, &args),
+            };
             match out.status.code() {
                 Some(0) => return Some(Samba::from_summary(variant, state_dir, &out)),
                 Some(EXIT_PORT_BUSY) => {
@@ -388,6 +402,19 @@ fn native(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("running samba-docker/native.sh")
+}
+
+/// `native.sh` run by `nsenter --net=NETNS` (smbd and its port checks inside that namespace).
+fn native_in(netns: &Path, args: &[&str]) -> Output {
+    Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .arg("--")
+        .arg("bash")
+        .arg(native_sh())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running samba-docker/native.sh in a network namespace")
 }
 
 fn path_str(p: &Path) -> &str {

@@ -26,7 +26,12 @@ fn mounted_under(dir: &Path) -> Vec<String> {
 
 /// Run with a deadline: a hung `up` must fail the test, not hang it.
 fn run(args: &[&str], t: Duration) -> Output {
-    let mut child = fusevol()
+    run_cmd(fusevol(), args, t)
+}
+
+/// [`run`] of `cmd` (e.g. fusevol inside the swarm's network namespace).
+fn run_cmd(mut cmd: Command, args: &[&str], t: Duration) -> Output {
+    let mut child = cmd
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -93,10 +98,12 @@ fn all_cmdlines() -> String {
 
 #[test]
 fn task_up_cifs_and_btfs_then_down() {
-    let Some(srv) = Samba::start("default") else {
+    // The swarm lives in its own network namespace: smbd and `fusevol task` join it.
+    let Some(swarm) = Swarm::get() else { return };
+    let Some(srv) = Samba::start_in_netns("default", &swarm.netns) else {
         return;
     };
-    let Some(swarm) = Swarm::get() else { return };
+    let in_ns = || swarm.in_netns(env!("CARGO_BIN_EXE_fusevol"));
     let hello = srv.put_fixture("share", "hello.txt", b"hello from samba\n");
     assert!(hello.exists());
     let dir = std::env::temp_dir().join(format!("fusevol-task-test.{}", std::process::id()));
@@ -136,7 +143,8 @@ fn task_up_cifs_and_btfs_then_down() {
     .unwrap();
     let (t, s) = (task.to_str().unwrap(), sd.to_str().unwrap());
     let t0 = Instant::now();
-    let up = run(
+    let up = run_cmd(
+        in_ns(),
         &["task", "up", t, "--state-dir", s],
         Duration::from_secs(90),
     );
@@ -196,7 +204,8 @@ fn task_up_cifs_and_btfs_then_down() {
         )
     );
     // A second `up` refuses; `down` unmounts everything and removes what it made.
-    let again = run(
+    let again = run_cmd(
+        in_ns(),
         &["task", "up", t, "--state-dir", s],
         Duration::from_secs(30),
     );
