@@ -547,6 +547,69 @@ fn btfs_magnet_with_tracker() {
     m.umount();
 }
 
+/// A `.torrent` fetched from an http:// URL (Python's http.server in the swarm's namespace); a
+/// URL that answers 404 fails the mount with a message naming it.
+#[test]
+fn btfs_torrent_by_http_url() {
+    let Some(s) = Swarm::get() else { return };
+    let port = free_port();
+    let mut http = s
+        .in_netns(python())
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&s.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Up once it answers (probed from inside the namespace).
+    let t0 = Instant::now();
+    let probe = format!(
+        "import urllib.request as u; u.urlopen('http://127.0.0.1:{port}/payload.torrent', timeout=1)"
+    );
+    while !s
+        .in_netns(python())
+        .args(["-c", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "http.server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}/payload.torrent");
+    let m = Mount::new("http-url", &url, "");
+    eprintln!("http URL: mount+list in {:?}", m.listed_after);
+    let v = read_all(m.p("payload/readme.txt"));
+    assert_eq!(sha(&v), sha(s.file("readme.txt")));
+    m.umount();
+    let mnt = s.dir.join("http-404/mnt");
+    fs::create_dir_all(&mnt).unwrap();
+    let bad = format!("http://127.0.0.1:{port}/missing.torrent");
+    let out = s
+        .fusevol()
+        .args(["mount", "-o", BASE_OPTS, &bad])
+        .arg(&mnt)
+        .env_remove("FUSEVOL_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a 404 URL mounted");
+    assert!(err.contains("missing.torrent"), "{err}");
+    assert!(!is_mounted(&mnt));
+    let _ = http.kill();
+    let _ = http.wait();
+}
+
 #[test]
 fn btfs_magnet_with_peer_hint_only() {
     let Some(s) = Swarm::get() else { return };
