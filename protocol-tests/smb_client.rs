@@ -462,6 +462,19 @@ fn directory_listing_longer_than_one_response() {
             names[n - 1],
             format!("file-with-a-longish-name-{:05}.dat", n - 1)
         );
+        // The one-round-trip listing (CREATE+QUERY_DIRECTORY×2+CLOSE): an empty directory,
+        // a missing one and a file answer as the CREATE or the query did.
+        std::fs::create_dir(s.share_dir("share").join("empty")).unwrap();
+        assert!(t.list("empty").await.unwrap().is_empty());
+        let e = t.list("nope").await.unwrap_err();
+        assert_eq!(e.status(), Some(NtStatus::OBJECT_NAME_NOT_FOUND), "{e}");
+        let e = t
+            .list("many/file-with-a-longish-name-00000.dat")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(NtStatus::NOT_A_DIRECTORY), "{e}");
+        // Still usable afterwards (no handle left open by the compound).
+        assert_eq!(t.list("").await.unwrap().len(), 2);
     });
 }
 

@@ -1111,8 +1111,13 @@ impl Tree {
         Ok(info)
     }
 
-    /// List a directory (QUERY_DIRECTORY with FileIdBothDirectoryInformation until
-    /// STATUS_NO_MORE_FILES, MS-SMB2 3.2.4.17). `.` and `..` are left out.
+    /// List a directory (FileIdBothDirectoryInformation, MS-SMB2 3.2.4.17); `.` and `..` are
+    /// left out.
+    ///
+    /// One round trip for a listing that fits in one response: a related compound (MS-SMB2
+    /// 3.2.4.1.4) of CREATE, QUERY_DIRECTORY, QUERY_DIRECTORY and CLOSE, whose second query
+    /// answers STATUS_NO_MORE_FILES. A longer listing is read again, whole, through an open
+    /// handle (QUERY_DIRECTORY until STATUS_NO_MORE_FILES).
     pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
         let o = OpenOptions {
             access: access::FILE_LIST_DIRECTORY
@@ -1121,6 +1126,55 @@ impl Tree {
             options: options::DIRECTORY_FILE,
             ..OpenOptions::read()
         };
+        let query = |flags| QueryDirectoryRequest {
+            file_information_class: fscc::info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            flags,
+            file_index: 0,
+            file_id: FileId::COMPOUND,
+            pattern: "*".into(),
+            output_buffer_length: self.max_transact(),
+        };
+        let mut f = self.frame();
+        f.push(&self.create_req(path, &o), self.inner.id);
+        f.push(&query(QueryDirectoryRequest::RESTART_SCANS), self.inner.id);
+        f.push(&query(0), self.inner.id);
+        f.push(
+            &CloseRequest {
+                flags: 0,
+                file_id: FileId::COMPOUND,
+            },
+            self.inner.id,
+        );
+        let mut rs = self.call(f).await?.into_iter();
+        let (Some(c), Some(q1), Some(q2), Some(_close)) =
+            (rs.next(), rs.next(), rs.next(), rs.next())
+        else {
+            return Err(Error::Disconnected("compound answered partly".into()));
+        };
+        // The CREATE's failure (not found, not a directory, denied) is the listing's.
+        c.ok()?;
+        let mut out = Vec::new();
+        for (i, r) in [q1, q2].into_iter().enumerate() {
+            if r.status() == NtStatus::NO_MORE_FILES {
+                return Ok(out);
+            }
+            let r = r.ok()?;
+            let q = QueryDirectoryResponse::decode(&r.msg)
+                .map_err(Error::decode(Command::QUERY_DIRECTORY))?;
+            let entries = fscc::parse_id_both_directory(&q.buffer)
+                .map_err(Error::decode(Command::QUERY_DIRECTORY))?;
+            if entries.is_empty() {
+                return Ok(out);
+            }
+            if i == 0 {
+                out.extend(
+                    entries
+                        .into_iter()
+                        .filter(|e| e.name != "." && e.name != ".."),
+                );
+            }
+        }
+        // More than one response's worth: list it whole through a handle.
         let dir = self.open(path, &o).await?;
         let r = dir.list_all().await;
         let c = dir.close().await;
