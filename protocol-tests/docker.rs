@@ -644,8 +644,18 @@ fn docker_plugin_cifs_and_btfs_volumes_with_a_real_engine() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Restart only once the container runs: the mount is answered. (Killed between mounting
+    // and answering, dockerd retries the request with the body already consumed, an empty
+    // one: "no volume name given".)
+    let running = || {
+        let ps = e.docker(
+            &["ps", "-q", "--filter", "status=running"],
+            Duration::from_secs(20),
+        );
+        !String::from_utf8_lossy(&ps.stdout).trim().is_empty()
+    };
     let t0 = Instant::now();
-    while e.plugin_mounts().is_empty() && t0.elapsed() < Duration::from_secs(30) {
+    while (e.plugin_mounts().is_empty() || !running()) && t0.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
     e.stop_plugin();

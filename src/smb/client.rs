@@ -1191,9 +1191,25 @@ impl Tree {
             options: options::DIRECTORY_FILE,
             ..OpenOptions::read()
         };
-        let f = self.open(path, &o).await?;
-        let info = f.info().clone();
-        f.close().await?;
+        // One round trip: CREATE + QUERY_INFO(FileInternalInformation) + CLOSE, so that the
+        // caller has the new directory's attributes and file id.
+        let q = QueryInfoRequest {
+            info_type: crate::smb::wire::query_info::info_type::FILE,
+            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
+            output_buffer_length: 8,
+            additional_information: 0,
+            flags: 0,
+            file_id: FileId::COMPOUND,
+            input: vec![],
+        };
+        let (c, m) = self.compound(path, &o, &q).await?;
+        let mut info = FileInfo::from_create(&c);
+        if let Ok(m) = m.ok()
+            && let Ok(qr) = QueryInfoResponse::decode(&m.msg)
+            && let Ok(ii) = fscc::FileInternalInformation::decode(&qr.buffer)
+        {
+            info.file_index = Some(ii.index_number);
+        }
         Ok(info)
     }
 

@@ -662,10 +662,13 @@ impl Inner {
         let rel = self.child(parent, &name)?;
         let path = self.smb(&rel);
         let p = path.as_str();
-        self.on_tree(|t| async move { t.mkdir(p).await })
+        let info = self
+            .on_tree(|t| async move { t.mkdir(p).await })
             .await
             .map_err(err)?;
-        let (s, id) = self.stat_path(&path).await?;
+        let mut s = Self::stat_of(&info);
+        s.kind = Kind::Dir;
+        let id = info.file_index.filter(|_| self.cfg.serverino);
         let ino = self.lock().lookup(parent, &name, id, s);
         self.lock().invalidate(parent);
         Ok((self.attr(ino, &s), self.ttl(&s)))
