@@ -1624,6 +1624,16 @@ fn fuse_visibility() {
         b"version 1",
         "before the server change",
     );
+    // Looked up while missing: the kernel keeps that negative entry for the directory cache
+    // time (actimeo, 1 s here), no longer. A create through the mount replaces it at once.
+    assert!(fs::metadata(mnt.join("server-new.txt")).is_err());
+    assert!(fs::metadata(mnt.join("mine.txt")).is_err());
+    fs::write(mnt.join("mine.txt"), b"mine").unwrap();
+    assert_bytes(
+        &mnt.join("mine.txt"),
+        b"mine",
+        "a file created after a miss",
+    );
     srv.put_fixture("share", "server-new.txt", b"made on the server");
     fs::write(root.join("changing.txt"), b"version 2, longer").unwrap();
     let seen = wait_until(Duration::from_secs(5), || {

@@ -79,6 +79,30 @@ pub fn from_filetime(ft: u64) -> SystemTime {
     UNIX_EPOCH + Duration::new(t / 10_000_000, ((t % 10_000_000) * 100) as u32)
 }
 
+/// The attributes of a negative entry: a LOOKUP answered with node id 0 and an entry timeout
+/// makes the kernel remember that the name does not exist for that long (`fuse_lookup_name`:
+/// "Zero nodeid is same as -ENOENT, but with valid timeout"); a create through the kernel
+/// replaces it at once.
+pub fn negative_entry() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: BLKSIZE,
+        flags: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ pub mod mfsymlink;
 pub mod readahead;
 pub mod writebehind;
 
-use crate::fuse::attr::{Kind, Ownership, Stat, from_filetime};
+use crate::fuse::attr::{self, Kind, Ownership, Stat, from_filetime};
 use crate::fuse::errno;
 use crate::fuse::handles::HandleTable;
 use crate::fuse::inode::{InodeTable, ROOT};
@@ -1237,6 +1237,11 @@ impl Filesystem for SmbFs {
         self.spawn(|fs| async move {
             match fs.lookup(parent.0, &name).await {
                 Ok((a, ttl)) => reply.entry(&ttl, &a, Generation(0)),
+                // The kernel may remember a missing name for the directory cache time, as
+                // cifs.ko keeps negative dentries (git and make probe many missing names).
+                Err(Errno::ENOENT) if !fs.cfg.dir_ttl.is_zero() => {
+                    reply.entry(&fs.cfg.dir_ttl, &attr::negative_entry(), Generation(0))
+                }
                 Err(e) => reply.error(e),
             }
         });
