@@ -1659,6 +1659,31 @@ fn fuse_visibility() {
         gone,
         "a file deleted on the server still stats through the mount after 5 s"
     );
+
+    // A directory made through the mount is known empty for the directory cache time: new
+    // names in it are created without a lookup round trip. A name the server gets meanwhile
+    // is refused to an exclusive create (the server decides), then found; and any name the
+    // server gets shows up once the time is up.
+    fs::create_dir(mnt.join("fresh")).unwrap();
+    for i in 0..50 {
+        fs::write(mnt.join(format!("fresh/f{i}")), b"x").unwrap();
+    }
+    srv.put_fixture("share", "fresh/theirs", b"theirs");
+    srv.put_fixture("share", "fresh/later", b"later");
+    let e = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(mnt.join("fresh/theirs"))
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
+    assert_bytes(&mnt.join("fresh/theirs"), b"theirs", "found after EEXIST");
+    let t0 = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(5), || mnt.join("fresh/later").exists()),
+        "a file the server got in a directory we made is not visible after 5 s"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert_eq!(fs::read_dir(root.join("fresh")).unwrap().count(), 52);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! Every `fuser::Filesystem` method copies its arguments, spawns a task on the tokio runtime and
 //! replies from it (the `TokioAdapter` pattern), so the FUSE thread never waits on the network
 //! and many operations are in flight on the one SMB connection at once.
+mod known;
 pub mod mfsymlink;
 pub mod readahead;
 pub mod writebehind;
@@ -25,7 +26,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How the filesystem presents the share.
 #[derive(Debug, Clone)]
@@ -142,6 +143,8 @@ struct Inner {
     /// Is the mount still attached? A `hard` mount stops waiting for the server once it is not
     /// (`umount -l`), so the programs blocked on it get EIO and the daemon can exit.
     still_mounted: std::sync::OnceLock<MountedCheck>,
+    /// Directories whose every name we know for a moment (see [`known`]).
+    known: Mutex<known::Known>,
 }
 
 /// See [`Inner::still_mounted`].
@@ -327,12 +330,12 @@ impl Inner {
         tok: &crate::smb::DurableToken,
     ) -> Result<File, SmbError> {
         let mut delay = Duration::from_millis(50);
-        let give_up = std::time::Instant::now() + Duration::from_secs(2);
+        let give_up = Instant::now() + Duration::from_secs(2);
         loop {
             match t.reclaim(&slot.path, &slot.reopen, tok).await {
                 Err(e)
                     if e.status() == Some(crate::smb::wire::NtStatus::OBJECT_NAME_NOT_FOUND)
-                        && std::time::Instant::now() + delay < give_up =>
+                        && Instant::now() + delay < give_up =>
                 {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -398,6 +401,10 @@ impl Inner {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, InodeTable<Stat>> {
         self.inodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, known::Known> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A name from the kernel, checked and mapped for the server.
@@ -496,6 +503,9 @@ impl Inner {
     async fn lookup(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
+        if self.known().absent(parent, &name, Instant::now()) {
+            return Err(Errno::ENOENT);
+        }
         let (s, id) = {
             let _r = self.replacing.read().await;
             self.stat_path(&self.smb(&rel)).await?
@@ -665,11 +675,21 @@ impl Inner {
         let info = self
             .on_tree(|t| async move { t.mkdir(p).await })
             .await
-            .map_err(err)?;
+            .map_err(|e| {
+                self.known().forget(parent);
+                err(e)
+            })?;
         let mut s = Self::stat_of(&info);
         s.kind = Kind::Dir;
         let id = info.file_index.filter(|_| self.cfg.serverino);
         let ino = self.lock().lookup(parent, &name, id, s);
+        {
+            // New, so empty.
+            let mut k = self.known();
+            k.added(parent, &name);
+            let g = k.generation();
+            k.listed(ino, [], Instant::now(), g);
+        }
         self.lock().invalidate(parent);
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
@@ -692,7 +712,11 @@ impl Inner {
             w
         })
         .await
-        .map_err(err)?;
+        .map_err(|e| {
+            self.known().forget(parent);
+            err(e)
+        })?;
+        self.known().added(parent, &name);
         let (s, id) = self.stat_path(&path).await?;
         let ino = self.lock().lookup(parent, &name, id, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
@@ -712,7 +736,17 @@ impl Inner {
                 }
             })
             .await;
-        r.map_err(err)?;
+        r.map_err(|e| {
+            self.known().forget(parent);
+            err(e)
+        })?;
+        {
+            let mut k = self.known();
+            k.removed(parent, &name);
+            if let Some(child) = dir.then(|| self.lock().find(parent, &name)).flatten() {
+                k.forget(child);
+            }
+        }
         let mut t = self.lock();
         t.unlink(parent, &name);
         t.invalidate(parent);
@@ -720,6 +754,31 @@ impl Inner {
     }
 
     async fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> R<()> {
+        let r = self
+            .rename_inner(parent, name, newparent, newname, flags)
+            .await;
+        let mut k = self.known();
+        match (&r, name.to_str(), newname.to_str()) {
+            (Ok(()), Some(a), Some(b)) => {
+                k.removed(parent, a);
+                k.added(newparent, b);
+            }
+            _ => {
+                k.forget(parent);
+                k.forget(newparent);
+            }
+        }
+        r
+    }
+
+    async fn rename_inner(
         &self,
         parent: u64,
         name: &OsStr,
@@ -922,7 +981,12 @@ impl Inner {
                 }
             })
             .await
-            .map_err(err)?;
+            .map_err(|e| {
+                // EEXIST and the like: someone else changed the directory.
+                self.known().forget(parent);
+                err(e)
+            })?;
+        self.known().added(parent, &name);
         let info = file.info().clone();
         let mut s = Self::stat_of(&info);
         if info.is_dir() {
@@ -1097,6 +1161,7 @@ impl Inner {
             .on_tree(|t| async move { t.list(p).await })
             .await
             .map_err(err)?;
+
         let mut items = Vec::with_capacity(entries.len());
         for e in entries {
             let info = FileInfo::from_dir_entry(&e);
@@ -1176,6 +1241,7 @@ impl SmbFs {
                 tree: std::sync::RwLock::new((tree, 0)),
                 connector,
                 reconnecting: tokio::sync::Mutex::new(()),
+                known: Mutex::new(known::Known::new(cfg.dir_ttl)),
                 cfg,
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
