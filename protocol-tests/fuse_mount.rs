@@ -1684,6 +1684,32 @@ fn fuse_visibility() {
     );
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     assert_eq!(fs::read_dir(root.join("fresh")).unwrap().count(), 52);
+
+    // A tree walk fetches the next listings ahead; a change made through the mount after that
+    // is never hidden by them, and a listing fetched ahead is not used once it is stale.
+    for d in 0..6 {
+        for f in 0..3 {
+            srv.put_fixture("share", &format!("walk/d{d}/f{f}"), b"w");
+        }
+    }
+    let names = |rel: &str| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(mnt.join(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("walk").len(), 6);
+    assert_eq!(names("walk/d0"), ["f0", "f1", "f2"]); // a walk: d1.. are fetched ahead
+    fs::write(mnt.join("walk/d1/mine"), b"m").unwrap();
+    fs::remove_file(mnt.join("walk/d2/f0")).unwrap();
+    assert_eq!(names("walk/d1"), ["f0", "f1", "f2", "mine"]);
+    assert_eq!(names("walk/d2"), ["f1", "f2"]);
+    assert_eq!(names("walk/d3"), ["f0", "f1", "f2"]);
+    srv.put_fixture("share", "walk/d4/theirs", b"t");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(names("walk/d4"), ["f0", "f1", "f2", "theirs"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! Every `fuser::Filesystem` method copies its arguments, spawns a task on the tokio runtime and
 //! replies from it (the `TokioAdapter` pattern), so the FUSE thread never waits on the network
 //! and many operations are in flight on the one SMB connection at once.
+mod dirahead;
 mod known;
 pub mod mfsymlink;
 pub mod readahead;
@@ -145,6 +146,22 @@ struct Inner {
     still_mounted: std::sync::OnceLock<MountedCheck>,
     /// Directories whose every name we know for a moment (see [`known`]).
     known: Mutex<known::Known>,
+    /// Directory listings fetched ahead of a tree walk (see [`dirahead`]).
+    ahead: Mutex<dirahead::Ahead<DirItem>>,
+    /// At most this many listings are fetched ahead at once.
+    ahead_permits: Arc<tokio::sync::Semaphore>,
+    /// Changes made through the mount (names, sizes, times), counted when each starts and
+    /// ends: a listing fetched ahead across one is not used.
+    changes: std::sync::atomic::AtomicU64,
+}
+
+/// Counts a change when made and when dropped (see [`Inner::changes`]).
+struct Change<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Change<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// See [`Inner::still_mounted`].
@@ -403,8 +420,28 @@ impl Inner {
         self.inodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Does some open handle have writes (possibly queued) to `ino`?
+    fn is_being_written(&self, ino: u64) -> bool {
+        self.writers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            .is_some_and(|l| l.iter().any(|w| w.strong_count() > 0))
+    }
+
     fn known(&self) -> std::sync::MutexGuard<'_, known::Known> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ahead(&self) -> std::sync::MutexGuard<'_, dirahead::Ahead<DirItem>> {
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A change through the mount begins; it is counted again when the guard drops.
+    fn change(&self) -> Change<'_> {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Change(&self.changes)
     }
 
     /// A name from the kernel, checked and mapped for the server.
@@ -557,6 +594,7 @@ impl Inner {
         mtime: Option<TimeOrNow>,
         fh: Option<u64>,
     ) -> R<(FileAttr, Duration)> {
+        let _change = self.change();
         if mode.is_some() || size.is_some() || atime.is_some() || mtime.is_some() {
             self.ro()?;
         }
@@ -667,6 +705,7 @@ impl Inner {
     }
 
     async fn mkdir(&self, parent: u64, name: &OsStr) -> R<(FileAttr, Duration)> {
+        let _change = self.change();
         self.ro()?;
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
@@ -695,6 +734,7 @@ impl Inner {
     }
 
     async fn symlink(&self, parent: u64, name: &OsStr, target: &Path) -> R<(FileAttr, Duration)> {
+        let _change = self.change();
         self.ro()?;
         if !self.cfg.mfsymlinks {
             return Err(Errno::EPERM);
@@ -723,6 +763,7 @@ impl Inner {
     }
 
     async fn unlink(&self, parent: u64, name: &OsStr, dir: bool) -> R<()> {
+        let _change = self.change();
         self.ro()?;
         let name = self.name(name)?;
         let path = self.smb(&self.child(parent, &name)?);
@@ -761,6 +802,7 @@ impl Inner {
         newname: &OsStr,
         flags: RenameFlags,
     ) -> R<()> {
+        let _change = self.change();
         let r = self
             .rename_inner(parent, name, newparent, newname, flags)
             .await;
@@ -952,6 +994,7 @@ impl Inner {
         mode: u32,
         flags: i32,
     ) -> R<(FileAttr, Duration, u64)> {
+        let _change = self.change();
         self.ro()?;
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
@@ -1071,6 +1114,7 @@ impl Inner {
     /// write, flush (close), fsync or release. A lost connection is handled in the background
     /// like any other operation (reconnect, reopen, resend).
     async fn write(self: &Arc<Self>, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
+        let _change = self.change();
         self.ro()?;
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
         let Handle::File { wb, .. } = &*h else {
@@ -1109,6 +1153,7 @@ impl Inner {
                     errno::from_error(&e)
                 });
             wb.done(ticket, r);
+            drop(fs.change());
         });
         self.lock().invalidate(ino);
         Ok(n)
@@ -1142,6 +1187,7 @@ impl Inner {
     }
 
     async fn release(&self, fh: u64) -> R<()> {
+        let _change = self.change();
         let settled = self.settle(fh).await;
         let closed = match self.handles.remove(fh).as_deref() {
             // A handle lost with its connection has nothing left to close on the server.
@@ -1154,8 +1200,50 @@ impl Inner {
         settled.and(closed)
     }
 
-    async fn list(&self, ino: u64) -> R<Arc<Vec<DirItem>>> {
-        let path = self.smb(&self.path(ino)?);
+    /// A directory's listing: fetched ahead by a tree walk if it was (see [`dirahead`]), else
+    /// from the server; then, during a walk, the next listings are fetched ahead.
+    async fn list(self: &Arc<Self>, ino: u64) -> R<Arc<Vec<DirItem>>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let rel = self.path(ino)?;
+        let cell = self
+            .ahead()
+            .take(&rel, Instant::now(), self.changes.load(SeqCst));
+        let mut ahead = None;
+        if let Some(c) = cell {
+            ahead = c
+                .get_or_init(|| async { self.fetch_list(&rel).await.ok() })
+                .await
+                .clone();
+        }
+        let from_ahead = ahead.is_some();
+        let items = match ahead {
+            Some(l) => l,
+            None => self.fetch_list(&rel).await?,
+        };
+        let next = self.ahead().listed(
+            &rel,
+            &items,
+            from_ahead,
+            Instant::now(),
+            self.changes.load(SeqCst),
+            |i| (i.stat.kind == Kind::Dir).then_some(i.name.as_str()),
+        );
+        for (path, cell) in next {
+            let fs = self.clone();
+            self_spawn(async move {
+                let Ok(_permit) = fs.ahead_permits.clone().acquire_owned().await else {
+                    return;
+                };
+                cell.get_or_init(|| async { fs.fetch_list(&path).await.ok() })
+                    .await;
+            });
+        }
+        Ok(items)
+    }
+
+    /// A directory's listing from the server (`rel`: mount-relative path).
+    async fn fetch_list(&self, rel: &str) -> R<Arc<Vec<DirItem>>> {
+        let path = self.smb(rel);
         let p = path.as_str();
         let entries = self
             .on_tree(|t| async move { t.list(p).await })
@@ -1189,7 +1277,7 @@ impl Inner {
         Ok(Arc::new(items))
     }
 
-    async fn dir_items(&self, fh: u64, offset: u64) -> R<(u64, Arc<Vec<DirItem>>)> {
+    async fn dir_items(self: &Arc<Self>, fh: u64, offset: u64) -> R<(u64, Arc<Vec<DirItem>>)> {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
         let Handle::Dir { ino, entries } = &*h else {
             return Err(Errno::EBADF);
@@ -1242,6 +1330,9 @@ impl SmbFs {
                 connector,
                 reconnecting: tokio::sync::Mutex::new(()),
                 known: Mutex::new(known::Known::new(cfg.dir_ttl)),
+                ahead: Mutex::new(dirahead::Ahead::new(cfg.dir_ttl)),
+                ahead_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+                changes: Default::default(),
                 cfg,
                 inodes: Mutex::new(InodeTable::new()),
                 handles: HandleTable::default(),
@@ -1646,8 +1737,15 @@ impl Filesystem for SmbFs {
             let mut i = offset.max(2);
             while let Some(it) = items.get((i - 2) as usize) {
                 let child = fs.lock().lookup(ino, &it.name, it.server_id, it.stat);
-                let attr = fs.attr(child, &it.stat);
-                let ttl = fs.ttl(&it.stat);
+                // A file open for writing here: the listing may predate queued writes, and
+                // the kernel would take its size; getattr settles them first.
+                let (attr, ttl) = match fs.is_being_written(child) {
+                    false => (fs.attr(child, &it.stat), fs.ttl(&it.stat)),
+                    true => match fs.getattr(child).await {
+                        Ok(a) => a,
+                        Err(_) => (fs.attr(child, &it.stat), Duration::ZERO),
+                    },
+                };
                 if reply.add(INodeNo(child), i + 1, &it.name, &ttl, &attr, Generation(0)) {
                     // Not sent: give back the reference we took.
                     fs.lock().forget(child, 1);
