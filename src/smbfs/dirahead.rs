@@ -109,16 +109,30 @@ impl<T> Ahead<T> {
             .map(|n| join(rel, n))
             .collect();
         if let Some((p, siblings)) = &parent {
+            // The walker goes on in the server's order (find, du) or by name (ls): the next
+            // siblings in both, alternately.
             let me = rel.rsplit_once('/').map_or(rel, |(_, n)| n);
-            want.extend(
-                siblings
-                    .iter()
-                    .filter_map(&subdirs)
-                    .skip_while(|n| *n != me)
+            let listed: Vec<&str> = siblings.iter().filter_map(&subdirs).collect();
+            let mut sorted = listed.clone();
+            sorted.sort_unstable();
+            let after = |v: &[&'_ str]| -> Vec<String> {
+                v.iter()
+                    .skip_while(|n| **n != me)
                     .skip(1)
                     .take(PER_LISTING)
-                    .map(|n| join(p, n)),
-            );
+                    .map(|n| join(p, n))
+                    .collect()
+            };
+            let (a, b) = (after(&listed), after(&sorted));
+            for i in 0..a.len().max(b.len()) {
+                for v in [&a, &b] {
+                    if let Some(x) = v.get(i)
+                        && !want.contains(x)
+                    {
+                        want.push(x.clone());
+                    }
+                }
+            }
         }
         let mut out = Vec::new();
         for w in want {
@@ -186,6 +200,16 @@ mod tests {
         let v = a.listed("d1", &l(&["x/"]), true, t, 0, dirs);
         assert_eq!(paths(&v), ["d1/x", "d2"]);
         assert!(a.take("d1/x", t, 1).is_none(), "a change since the fetch");
+    }
+
+    #[test]
+    fn next_siblings_in_server_and_name_order() {
+        let mut a = Ahead::new(TTL);
+        let t = Instant::now();
+        a.listed("", &l(&["c/", "a/", "d/", "b/"]), false, t, 0, dirs);
+        let v = a.listed("a", &l(&[]), false, t, 0, dirs);
+        // Server order after "a": d, b; by name: b, c, d.
+        assert_eq!(paths(&v), ["d", "b", "c"]);
     }
 
     #[test]

@@ -543,6 +543,12 @@ impl Inner {
         if self.known().absent(parent, &name, Instant::now()) {
             return Err(Errno::ENOENT);
         }
+        // A file open for writing here: its size on the server must include queued writes
+        // before the kernel is told it (it would take a smaller one and clamp reads at it).
+        let existing = self.lock().find(parent, &name);
+        if let Some(ino) = existing {
+            self.settle_writers(ino).await;
+        }
         let (s, id) = {
             let _r = self.replacing.read().await;
             self.stat_path(&self.smb(&rel)).await?
@@ -551,8 +557,9 @@ impl Inner {
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
 
-    async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
-        let ttl = self.cfg.file_ttl.min(self.cfg.dir_ttl);
+    /// Wait for the queued writes of every handle writing to `ino` (their errors stay queued
+    /// for the writer's next write, flush or fsync). Were there any?
+    async fn settle_writers(&self, ino: u64) -> bool {
         let writers: Vec<_> = {
             let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
             let live = w
@@ -567,16 +574,20 @@ impl Inner {
             }
             live
         };
-        if writers.is_empty() {
-            if let Some(s) = self.lock().attr(ino, ttl) {
-                return Ok((self.attr(ino, &s), self.ttl(&s)));
-            }
-        } else {
-            // Open for writing here: the server's size must include what is still queued
-            // (errors stay queued for the writer's next write, flush or fsync).
-            for wb in writers {
-                wb.settle().await;
-            }
+        let any = !writers.is_empty();
+        for wb in writers {
+            wb.settle().await;
+        }
+        any
+    }
+
+    async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
+        let ttl = self.cfg.file_ttl.min(self.cfg.dir_ttl);
+        // Open for writing here: the server's size must include what is still queued.
+        if !self.settle_writers(ino).await
+            && let Some(s) = self.lock().attr(ino, ttl)
+        {
+            return Ok((self.attr(ino, &s), self.ttl(&s)));
         }
         let rel = self.path(ino)?;
         let (s, _) = self.stat_path(&self.smb(&rel)).await?;
