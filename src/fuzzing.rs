@@ -1931,42 +1931,9 @@ fn check_tree(tree: &crate::btfs::fs::Tree, shown: &[(usize, usize)]) {
     assert_eq!(tree.lookup(ROOT, STATUS_FILE), None);
 }
 
-/// A torrent's files as `btfs::rqbit` makes them from validated metainfo.
-fn validated_info(
-    key: usize,
-    hash: &str,
-    info: &librqbit::ValidatedTorrentMetaV1Info<librqbit::ByteBuf<'_>>,
-) -> crate::btfs::engine::TorrentInfo {
-    use crate::btfs::engine::{FileEntry, TorrentInfo, TorrentKey};
-    let files = info
-        .iter_file_details()
-        .enumerate()
-        .map(|(index, d)| {
-            let attrs = d.attrs();
-            FileEntry {
-                index,
-                path: d.filename.to_vec(),
-                len: d.len,
-                padding: attrs.padding,
-                executable: attrs.executable,
-            }
-        })
-        .collect();
-    TorrentInfo {
-        key: TorrentKey(key),
-        info_hash: hash.to_string(),
-        name: info
-            .name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|| hash.to_string()),
-        multi_file: info.info().files.is_some(),
-        piece_length: u64::from(info.lengths().default_piece_length()),
-        files,
-    }
-}
-
-/// The same torrent's files without librqbit's validation (`..`, `/`, empty paths and
-/// duplicates kept), names decoded as lossy UTF-8: what our sanitising must cope with alone.
+/// The torrent's files as `btfs::rqbit::describe` gives them, but without librqbit's
+/// validation (`..`, `/`, empty paths and duplicates kept), names decoded as lossy UTF-8: what
+/// our sanitising must cope with alone.
 fn raw_info(
     key: usize,
     hash: &str,
@@ -2064,7 +2031,7 @@ pub fn torrent_metainfo(data: &[u8]) {
     let mut tree = Tree::new();
     let mut shown = Vec::new();
     for key in [1, 2] {
-        let info = validated_info(key, &hash, &v);
+        let info = crate::btfs::rqbit::describe(crate::btfs::engine::TorrentKey(key), &hash, &v);
         tree.add_torrent(&info);
         shown.extend(expected_files(&info));
     }

@@ -756,7 +756,7 @@ fn remove_dir(p: &Path) {
 }
 
 /// What the FUSE layer needs of a validated info dictionary (BEP 3; BEP 47 file attributes).
-fn describe<B: AsRef<[u8]>>(
+pub(crate) fn describe<B: AsRef<[u8]>>(
     key: TorrentKey,
     hash: &str,
     info: &librqbit::ValidatedTorrentMetaV1Info<B>,
