@@ -544,6 +544,27 @@ fn wire_u8(v: u16) -> u8 {
     u8::try_from(v).unwrap_or(u8::MAX)
 }
 
+/// QUERY_INFO(FileInternalInformation) on the handle a related CREATE just opened: the file's
+/// index number, the inode number `serverino` uses.
+fn index_query() -> QueryInfoRequest {
+    QueryInfoRequest {
+        info_type: crate::smb::wire::query_info::info_type::FILE,
+        file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
+        output_buffer_length: 8,
+        additional_information: 0,
+        flags: 0,
+        file_id: FileId::COMPOUND,
+        input: vec![],
+    }
+}
+
+/// The index number in the answer to [`index_query`].
+fn index_of(msg: &[u8]) -> Result<u64> {
+    let qr = QueryInfoResponse::decode(msg).map_err(Error::decode(Command::QUERY_INFO))?;
+    let ii = fscc::FileInternalInformation::decode(&qr.buffer)
+        .map_err(Error::decode(Command::QUERY_INFO))?;
+    Ok(ii.index_number)
+}
 fn one(mut v: Vec<Response>) -> Result<Response> {
     v.pop()
         .ok_or_else(|| Error::Disconnected("no response".into()))
@@ -949,15 +970,7 @@ impl Tree {
         if let Some(w) = &wish {
             w.add_to(&mut req, None);
         }
-        let q = QueryInfoRequest {
-            info_type: crate::smb::wire::query_info::info_type::FILE,
-            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
-            output_buffer_length: 8,
-            additional_information: 0,
-            flags: 0,
-            file_id: FileId::COMPOUND,
-            input: vec![],
-        };
+        let q = index_query();
         let mut f = self.frame();
         f.push(&req, self.inner.id);
         f.push(&q, self.inner.id);
@@ -968,12 +981,7 @@ impl Tree {
         let c = c.ok()?;
         let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
         let file = self.file_from(c, wish, None);
-        let index = m.ok().ok().and_then(|m| {
-            let qr = QueryInfoResponse::decode(&m.msg).ok()?;
-            fscc::FileInternalInformation::decode(&qr.buffer)
-                .ok()
-                .map(|ii| ii.index_number)
-        });
+        let index = m.ok().ok().and_then(|m| index_of(&m.msg).ok());
         Ok(file.with_index(index))
     }
 
@@ -1088,25 +1096,13 @@ impl Tree {
     /// Attributes of `path` in one round trip (CREATE + QUERY_INFO(FileInternalInformation) +
     /// CLOSE).
     pub async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let q = QueryInfoRequest {
-            info_type: crate::smb::wire::query_info::info_type::FILE,
-            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
-            output_buffer_length: 8,
-            additional_information: 0,
-            flags: 0,
-            file_id: FileId::COMPOUND,
-            input: vec![],
-        };
+        let q = index_query();
         let (c, m) = self
             .compound(path, &OpenOptions::attributes_only(), &q)
             .await?;
         let mut info = FileInfo::from_create(&c);
         if let Ok(m) = m.ok() {
-            let qr =
-                QueryInfoResponse::decode(&m.msg).map_err(Error::decode(Command::QUERY_INFO))?;
-            let ii = fscc::FileInternalInformation::decode(&qr.buffer)
-                .map_err(Error::decode(Command::QUERY_INFO))?;
-            info.file_index = Some(ii.index_number);
+            info.file_index = Some(index_of(&m.msg)?);
         }
         Ok(info)
     }
@@ -1193,22 +1189,13 @@ impl Tree {
         };
         // One round trip: CREATE + QUERY_INFO(FileInternalInformation) + CLOSE, so that the
         // caller has the new directory's attributes and file id.
-        let q = QueryInfoRequest {
-            info_type: crate::smb::wire::query_info::info_type::FILE,
-            file_info_class: fscc::info_class::FILE_INTERNAL_INFORMATION,
-            output_buffer_length: 8,
-            additional_information: 0,
-            flags: 0,
-            file_id: FileId::COMPOUND,
-            input: vec![],
-        };
+        let q = index_query();
         let (c, m) = self.compound(path, &o, &q).await?;
         let mut info = FileInfo::from_create(&c);
         if let Ok(m) = m.ok()
-            && let Ok(qr) = QueryInfoResponse::decode(&m.msg)
-            && let Ok(ii) = fscc::FileInternalInformation::decode(&qr.buffer)
+            && let Ok(i) = index_of(&m.msg)
         {
-            info.file_index = Some(ii.index_number);
+            info.file_index = Some(i);
         }
         Ok(info)
     }
