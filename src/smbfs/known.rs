@@ -13,8 +13,7 @@
 //!
 //! Conservative by construction: names are compared case-insensitively (Samba matches names
 //! that way by default), and a name that is not plain ASCII, or could be an 8.3 short name
-//! (`~`) or a stream (`:`), always goes to the server. A failed change forgets the directory,
-//! and a listing taken across one of our changes is not kept.
+//! (`~`) or a stream (`:`), always goes to the server. A failed change forgets the directory.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -31,8 +30,6 @@ struct Dir {
 pub struct Known {
     ttl: Duration,
     dirs: HashMap<u64, Dir>,
-    /// Bumped by every change we make: a listing taken across one is not kept.
-    generation: u64,
 }
 
 fn fold(name: &str) -> Option<String> {
@@ -47,13 +44,7 @@ impl Known {
         Known {
             ttl,
             dirs: HashMap::new(),
-            generation: 0,
         }
-    }
-
-    /// The generation to hand back to [`Known::listed`] with a listing taken from now on.
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 
     /// Is `name` certainly not in `dir` (known, fresh, and no entry of that name)?
@@ -71,41 +62,32 @@ impl Known {
         }
     }
 
-    /// `dir` holds exactly `names`, as seen by a listing that started at `since` when the
-    /// generation was `generation` (or by our own mkdir: no names).
-    pub fn listed<'a>(
-        &mut self,
-        dir: u64,
-        names: impl IntoIterator<Item = &'a str>,
-        since: Instant,
-        generation: u64,
-    ) {
-        if self.ttl.is_zero() || generation != self.generation {
+    /// We just made `dir`: it is empty.
+    pub fn made(&mut self, dir: u64, now: Instant) {
+        if self.ttl.is_zero() {
             return;
         }
         if self.dirs.len() >= MAX_DIRS {
             let ttl = self.ttl;
             self.dirs
-                .retain(|_, d| since.saturating_duration_since(d.since) < ttl);
+                .retain(|_, d| now.saturating_duration_since(d.since) < ttl);
             if self.dirs.len() >= MAX_DIRS
                 && let Some(oldest) = self.dirs.iter().min_by_key(|(_, d)| d.since).map(|e| *e.0)
             {
                 self.dirs.remove(&oldest);
             }
         }
-        let mut map = HashMap::new();
-        for n in names {
-            // A name we cannot fold is never answered locally; it need not be counted.
-            if let Some(k) = fold(n) {
-                *map.entry(k).or_insert(0) += 1;
-            }
-        }
-        self.dirs.insert(dir, Dir { names: map, since });
+        self.dirs.insert(
+            dir,
+            Dir {
+                names: HashMap::new(),
+                since: now,
+            },
+        );
     }
 
     /// We added `name` to `dir`.
     pub fn added(&mut self, dir: u64, name: &str) {
-        self.generation += 1;
         if let (Some(d), Some(k)) = (self.dirs.get_mut(&dir), fold(name)) {
             *d.names.entry(k).or_insert(0) += 1;
         }
@@ -113,7 +95,6 @@ impl Known {
 
     /// We removed `name` from `dir`.
     pub fn removed(&mut self, dir: u64, name: &str) {
-        self.generation += 1;
         if let (Some(d), Some(k)) = (self.dirs.get_mut(&dir), fold(name))
             && let Some(n) = d.names.get_mut(&k)
         {
@@ -126,7 +107,6 @@ impl Known {
 
     /// A change to `dir` failed or had an unknown outcome: know nothing of it.
     pub fn forget(&mut self, dir: u64) {
-        self.generation += 1;
         self.dirs.remove(&dir);
     }
 }
@@ -138,12 +118,13 @@ mod tests {
     const TTL: Duration = Duration::from_secs(1);
 
     #[test]
-    fn absent_only_while_fresh_and_unlisted() {
+    fn absent_only_while_fresh_and_not_ours() {
         let mut k = Known::new(TTL);
         let t = Instant::now();
         assert!(!k.absent(1, "a", t), "unknown directory");
-        let g = k.generation();
-        k.listed(1, ["Readme.TXT", "b"], t, g);
+        k.made(1, t);
+        k.added(1, "Readme.TXT");
+        k.added(1, "b");
         assert!(k.absent(1, "c", t));
         assert!(!k.absent(1, "readme.txt", t), "case-insensitive match");
         assert!(!k.absent(1, "b", t));
@@ -155,7 +136,7 @@ mod tests {
     fn names_that_may_alias_go_to_the_server() {
         let mut k = Known::new(TTL);
         let t = Instant::now();
-        k.listed(1, [], t, k.generation());
+        k.made(1, t);
         assert!(k.absent(1, "x", t));
         for n in ["LONGFI~1.TXT", "f:stream", "é", ""] {
             assert!(!k.absent(1, n, t), "{n:?}");
@@ -166,7 +147,9 @@ mod tests {
     fn our_changes_keep_it_current() {
         let mut k = Known::new(TTL);
         let t = Instant::now();
-        k.listed(1, ["a", "A"], t, k.generation());
+        k.made(1, t);
+        k.added(1, "a");
+        k.added(1, "A");
         k.added(1, "new");
         assert!(!k.absent(1, "new", t));
         k.removed(1, "a");
@@ -178,16 +161,10 @@ mod tests {
     }
 
     #[test]
-    fn a_listing_across_a_change_is_not_kept() {
-        let mut k = Known::new(TTL);
-        let t = Instant::now();
-        let g = k.generation();
-        k.added(2, "made-while-listing");
-        k.listed(1, ["a"], t, g);
-        assert!(!k.absent(1, "b", t));
-        assert!(!Known::new(Duration::ZERO).absent(1, "b", t));
+    fn nothing_kept_without_ttl() {
         let mut z = Known::new(Duration::ZERO);
-        z.listed(1, [], t, 0);
+        let t = Instant::now();
+        z.made(1, t);
         assert!(!z.absent(1, "b", t), "actimeo=0 keeps nothing");
     }
 
@@ -196,7 +173,7 @@ mod tests {
         let mut k = Known::new(TTL);
         let t = Instant::now();
         for d in 0..(MAX_DIRS as u64 + 10) {
-            k.listed(d, [], t + Duration::from_nanos(d), k.generation());
+            k.made(d, t + Duration::from_nanos(d));
         }
         assert!(k.dirs.len() <= MAX_DIRS);
         assert!(k.absent(MAX_DIRS as u64 + 9, "x", t + Duration::from_millis(1)));

@@ -737,8 +737,7 @@ impl Inner {
             // New, so empty.
             let mut k = self.known();
             k.added(parent, &name);
-            let g = k.generation();
-            k.listed(ino, [], Instant::now(), g);
+            k.made(ino, Instant::now());
         }
         self.lock().invalidate(parent);
         Ok((self.attr(ino, &s), self.ttl(&s)))
