@@ -987,31 +987,6 @@ fn fscc_class(class: u8, buf: &[u8]) {
 /// error or `Debug` output.
 const MARK: &str = "zqxmarkpw";
 
-/// `options::split_options` as mount.cifs documents it (`,,` is a literal comma; empty items
-/// dropped), to insert an item between existing ones.
-fn split_items(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == ',' {
-            if chars.peek() == Some(&',') {
-                chars.next();
-                cur.push(',');
-            } else {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    out.push(cur);
-    // Dropped as the parser does; kept, an empty item would turn the separator before the
-    // inserted item into a literal comma (",," ) and glue it to its neighbour.
-    out.retain(|i| !i.is_empty());
-    out
-}
-
 fn join_items(items: &[String]) -> String {
     items
         .iter()
@@ -1054,7 +1029,9 @@ pub fn mount_options(data: &[u8]) {
         1 => format!("pass={MARK}"),
         _ => format!("user=someone%{MARK}"),
     };
-    let mut items = split_items(&s);
+    // Empty items are dropped by the splitter: kept, one would turn the separator before an
+    // inserted item into a literal comma (",,") and glue it to its neighbour.
+    let mut items = options::split_options(&s);
     let at = usize::from(ctl / 3) % (items.len() + 1);
     items.insert(at, item);
     let with = join_items(&items);

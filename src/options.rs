@@ -217,7 +217,7 @@ pub enum OptionError {
 
 /// Split an option string on commas; `,,` stands for a literal comma (mount.cifs(8), for
 /// passwords that contain one).
-fn split_options(s: &str) -> Vec<String> {
+pub(crate) fn split_options(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = s.chars().peekable();

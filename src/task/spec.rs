@@ -218,25 +218,11 @@ fn boolean(key: &str, v: &str) -> Result<bool, SpecError> {
     }
 }
 
-/// Split `o=` on commas; `,,` is a literal comma (mount.cifs(8)).
+/// Split `o=` on commas; `,,` is a literal comma (mount.cifs(8)); blank items are dropped.
 fn split_o(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c == ',' {
-            if it.peek() == Some(&',') {
-                it.next();
-                cur.push(',');
-            } else {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    out.push(cur);
-    out.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    let mut v = crate::options::split_options(s);
+    v.retain(|s| !s.trim().is_empty());
+    v
 }
 
 /// An ordered key → value map where a later set replaces the earlier value in place.
