@@ -305,12 +305,8 @@ pub async fn put(local: &str, unc: &Unc, opts: &CifsOptions) -> Result<(), CliEr
     Ok(())
 }
 
-/// A FILETIME as `YYYY-MM-DD HH:MM:SS` (UTC).
-pub fn format_filetime(ft: u64) -> String {
-    let secs = (ft / 10_000_000) as i64 - 11_644_473_600;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (H. Hinnant's algorithm).
+/// Year, month and day of a count of days since 1970-01-01 (H. Hinnant's `civil_from_days`).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -319,7 +315,15 @@ pub fn format_filetime(ft: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A FILETIME as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_filetime(ft: u64) -> String {
+    let secs = (ft / 10_000_000) as i64 - 11_644_473_600;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         rem / 3600,
