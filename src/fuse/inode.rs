@@ -96,15 +96,14 @@ impl<A: Clone> InodeTable<A> {
         None
     }
 
-    /// As [`path`](Self::path), and for a node a rename replaced, the name it had (which now
-    /// names the file that replaced it): a kernel that looked the name up just before the
-    /// rename opens what is there now, as if it had looked just after.
-    pub fn path_or_replacement(&self, ino: u64) -> Option<String> {
-        if let Some(p) = self.path(ino) {
-            return Some(p);
-        }
-        let (parent, name) = self.nodes.get(&ino)?.replaced_at.as_ref()?;
-        self.child_path(*parent, name)
+    /// Did a rename through the mount put another file where this node was? Its name then
+    /// holds a different file, and a kernel that looked the name up just before the rename
+    /// must look again rather than open the replacement under this node: one inode showing
+    /// two files' contents and sizes to its readers is what corrupts the page cache.
+    pub fn was_replaced(&self, ino: u64) -> bool {
+        self.nodes
+            .get(&ino)
+            .is_some_and(|n| n.replaced_at.is_some())
     }
 
     /// The path of `name` inside directory `parent`.
@@ -351,10 +350,12 @@ mod tests {
         t.rename(ROOT, "a", ROOT, "b");
         assert_eq!(t.find(ROOT, "b"), Some(a));
         assert_eq!(t.path(b), None);
-        // The replaced node opens what its name holds now; an unlinked one nothing.
-        assert_eq!(t.path_or_replacement(b).as_deref(), Some("b"));
+        // The replaced node is known as such (its opens get ESTALE); an unlinked one is not.
+        assert!(t.was_replaced(b));
+        assert!(!t.was_replaced(a));
         t.unlink(ROOT, "b");
-        assert_eq!(t.path_or_replacement(a), None);
+        assert_eq!(t.path(a), None);
+        assert!(!t.was_replaced(a));
         assert_eq!(t.attr(a, Duration::from_secs(5)), Some(1));
         t.invalidate(a);
         assert_eq!(t.attr(a, Duration::from_secs(5)), None);

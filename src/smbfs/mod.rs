@@ -549,11 +549,13 @@ impl Inner {
         if let Some(ino) = existing {
             self.settle_writers(ino).await;
         }
-        let (s, id) = {
+        // The table is updated under the same guard as the server was asked: a rename that
+        // replaced the name in between must not leave it naming the file it replaced.
+        let (s, ino) = {
             let _r = self.replacing.read().await;
-            self.stat_path(&self.smb(&rel)).await?
+            let (s, id) = self.stat_path(&self.smb(&rel)).await?;
+            (s, self.lock().lookup(parent, &name, id, s))
         };
-        let ino = self.lock().lookup(parent, &name, id, s);
         Ok((self.attr(ino, &s), self.ttl(&s)))
     }
 
@@ -847,6 +849,15 @@ impl Inner {
         let from = self.smb(&self.child(parent, &name)?);
         let to = self.smb(&self.child(newparent, &newname)?);
         let replace = !flags.contains(RenameFlags::RENAME_NOREPLACE);
+        // Opens and lookups wait while a rename may replace a name: the server's rename and the
+        // table's must look like one step to them. Otherwise an open of the replaced node that
+        // read its path just before would open the new file under the old node, and the old
+        // node's readers would see its size change under them (cut reads in the load test).
+        let _w = if replace {
+            Some(self.replacing.write().await)
+        } else {
+            None
+        };
         let (f, t2) = (from.as_str(), to.as_str());
         match self
             .on_tree(|t| async move { t.rename(f, t2, replace).await })
@@ -872,7 +883,6 @@ impl Inner {
                     // when its last handle closes), then rename: what cifs.ko and NFS clients
                     // call a silly rename.
                     Ok(_) => {
-                        let _w = self.replacing.write().await;
                         let aside = silly_name(t2);
                         let a = aside.as_str();
                         self.on_tree(|t| async move { t.rename(t2, a, false).await })
@@ -931,7 +941,18 @@ impl Inner {
             self.ro()?;
         }
         let replacing = self.replacing.read().await;
-        let path = self.lock().path_or_replacement(ino).ok_or(Errno::ENOENT)?;
+        let path = {
+            let t = self.lock();
+            match t.path(ino) {
+                Some(p) => p,
+                // The kernel looked the name up just before a rename through the mount put
+                // another file there. ESTALE makes the VFS walk the path again with
+                // LOOKUP_REVAL (do_filp_open), which asks us afresh and opens the file that is
+                // there now under its own node, as NFS clients do.
+                None if t.was_replaced(ino) => return Err(Errno::ESTALE),
+                None => return Err(Errno::ENOENT),
+            }
+        };
         let path = self.smb(&path);
         let mut o = Self::open_options(flags);
         o.durable = self.cfg.durable;
@@ -945,6 +966,7 @@ impl Inner {
             self.lock().invalidate(ino);
         }
         let direct = flags & libc::O_TRUNC == 0 && self.changed_on_server(ino, file.info());
+        tracing::trace!(ino, path, size = file.info().size, direct, "opened");
         let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
         let file = FileSlot::new(file, self.tree().1, path, o);
         let fh = self.handles.insert(Handle::File {
@@ -1583,7 +1605,14 @@ impl Filesystem for SmbFs {
     ) {
         self.spawn(|fs| async move {
             match fs.read(fh.0, offset, size).await {
-                Ok(d) => reply.data(&d),
+                Ok(d) => {
+                    if d.len() < size as usize {
+                        // The kernel takes a short read of a cached file as its end (and
+                        // shrinks its size to it), so these are worth seeing when debugging.
+                        tracing::debug!(ino = _ino.0, offset, size, got = d.len(), "short read");
+                    }
+                    reply.data(&d)
+                }
                 Err(e) => reply.error(e),
             }
         });
