@@ -1147,32 +1147,92 @@ impl Inner {
     /// like any other operation (reconnect, reopen, resend).
     async fn write(self: &Arc<Self>, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
         let _change = self.change();
+        let (h, wb, n) = self.write_begin(ino, fh, data.len())?;
+        let ticket = wb
+            .admit(offset, data.len())
+            .await
+            .map_err(Errno::from_i32)?;
+        self.write_launch(
+            &tokio::runtime::Handle::current(),
+            ino,
+            h,
+            wb,
+            ticket,
+            offset,
+            data,
+        );
+        Ok(n)
+    }
+
+    /// As [`write`](Self::write) without leaving the calling (FUSE) thread when the write can
+    /// be queued at once: no earlier write overlaps it and the write-behind budget has room.
+    /// `None`: it would have to wait; take the asynchronous path. Saves a thread hop per write
+    /// (small files: create, write, close).
+    fn write_now(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        ino: u64,
+        fh: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Option<R<u32>> {
+        let _change = self.change();
+        let (h, wb, n) = match self.write_begin(ino, fh, data.len()) {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        let ticket = match wb.try_admit(offset, data.len())? {
+            Ok(t) => t,
+            Err(e) => return Some(Err(Errno::from_i32(e))),
+        };
+        self.write_launch(rt, ino, h, wb, ticket, offset, data.to_vec());
+        Some(Ok(n))
+    }
+
+    /// The checks and bookkeeping of a write, before it is queued.
+    fn write_begin(
+        &self,
+        ino: u64,
+        fh: u64,
+        len: usize,
+    ) -> R<(Arc<Handle>, Arc<writebehind::WriteBehind>, u32)> {
         self.ro()?;
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
         let Handle::File { wb, .. } = &*h else {
             return Err(Errno::EBADF);
         };
-        let n = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
+        let wb = wb.clone();
+        let n = u32::try_from(len).map_err(|_| Errno::EINVAL)?;
         {
             let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
             let list = w.entry(ino).or_default();
             if !list
                 .iter()
-                .any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(wb)))
+                .any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(&wb)))
             {
                 list.retain(|x| x.strong_count() > 0);
-                list.push(Arc::downgrade(wb));
+                list.push(Arc::downgrade(&wb));
             }
         }
         // Cached attributes predate this write: a getattr must not shrink the kernel's size.
         self.lock().invalidate(ino);
-        let ticket = wb
-            .admit(offset, data.len())
-            .await
-            .map_err(Errno::from_i32)?;
-        let wb = wb.clone();
+        Ok((h, wb, n))
+    }
+
+    /// Send an admitted write in the background; its outcome lands in the handle's queue.
+    #[allow(clippy::too_many_arguments)]
+    fn write_launch(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        ino: u64,
+        h: Arc<Handle>,
+        wb: Arc<writebehind::WriteBehind>,
+        ticket: writebehind::Ticket,
+        offset: u64,
+        data: Vec<u8>,
+    ) {
         let fs = self.clone();
-        tokio::spawn(async move {
+        rt.spawn(async move {
             let Handle::File { file: slot, .. } = &*h else {
                 return;
             };
@@ -1188,7 +1248,6 @@ impl Inner {
             drop(fs.change());
         });
         self.lock().invalidate(ino);
-        Ok(n)
     }
 
     /// Wait for this handle's writes; report a failure among them.
@@ -1422,6 +1481,16 @@ impl Filesystem for SmbFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        // A name known to be missing (a directory made here, within the cache time) is answered
+        // from this thread: no task, no wake-up (the create that follows is the round trip).
+        let ttl = self.inner.cfg.dir_ttl;
+        if !ttl.is_zero()
+            && let Ok(n) = self.inner.name(name)
+            && self.inner.known().absent(parent.0, &n, Instant::now())
+        {
+            reply.entry(&ttl, &attr::negative_entry(), Generation(0));
+            return;
+        }
         let name = name.to_owned();
         self.spawn(|fs| async move {
             match fs.lookup(parent.0, &name).await {
@@ -1630,6 +1699,13 @@ impl Filesystem for SmbFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if let Some(r) = self.inner.write_now(&self.rt, ino.0, fh.0, offset, data) {
+            match r {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(e),
+            }
+            return;
+        }
         let data = data.to_vec();
         self.spawn(|fs| async move {
             match fs.write(ino.0, fh.0, offset, data).await {

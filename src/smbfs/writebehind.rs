@@ -85,6 +85,25 @@ impl WriteBehind {
     }
 
     /// A write finished (`Err(errno)` if it failed).
+    /// [`admit`](Self::admit) when it would not wait: `None` if an earlier write overlaps or
+    /// the budget is spent.
+    pub fn try_admit(&self, off: u64, len: usize) -> Option<Result<Ticket, i32>> {
+        let end = off + len as u64;
+        let mut st = self.lock();
+        if let Some(e) = st.error {
+            return Some(Err(e));
+        }
+        if st.ranges.iter().any(|&(s, e, _)| s < end && off < e) {
+            return None;
+        }
+        let n = u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX);
+        let permits = self.budget.clone().try_acquire_many_owned(n).ok()?;
+        let id = st.next_id;
+        st.next_id += 1;
+        st.ranges.push((off, end, id));
+        Some(Ok(Ticket { id, permits }))
+    }
+
     pub fn done(&self, t: Ticket, result: Result<(), i32>) {
         {
             let mut st = self.lock();
@@ -124,6 +143,23 @@ mod tests {
 
     fn leak() -> Arc<WriteBehind> {
         Arc::new(WriteBehind::default())
+    }
+
+    #[test]
+    fn try_admit_refuses_to_wait_and_reports_errors() {
+        let wb = leak();
+        let a = wb.try_admit(0, 100).unwrap().unwrap();
+        assert!(wb.try_admit(50, 10).is_none(), "overlaps a write in flight");
+        let b = wb.try_admit(100, 100).unwrap().unwrap();
+        assert!(wb.try_admit(1000, LIMIT).is_none(), "over the budget");
+        wb.done(a, Err(libc::EIO));
+        assert_eq!(wb.try_admit(300, 1).map(|r| r.err()), Some(Some(libc::EIO)));
+        wb.done(b, Ok(()));
+        assert_eq!(wb.take_error(), Some(libc::EIO));
+        assert!(
+            wb.try_admit(0, LIMIT).unwrap().is_ok(),
+            "budget back once both landed"
+        );
     }
 
     #[tokio::test]
