@@ -1722,7 +1722,7 @@ std::thread_local! {
 /// are skipped. Any other panic propagates. A panic hook installed once (it wraps the previous
 /// one, libFuzzer's aborting hook included) keeps quiet only for such an overflow, and only on
 /// a thread inside this function.
-fn unless_atoi_overflow<T>(f: impl FnOnce() -> T) -> Option<T> {
+pub fn unless_atoi_overflow<T>(f: impl FnOnce() -> T) -> Option<T> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let prev = std::panic::take_hook();
