@@ -13,6 +13,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Bytes in flight per open file.
 pub const LIMIT: usize = 16 << 20;
+/// The largest write [`WriteBehind::try_admit`] takes.
+pub const QUICK_MAX: usize = 64 << 10;
 
 #[derive(Default)]
 struct Inflight {
@@ -85,9 +87,15 @@ impl WriteBehind {
     }
 
     /// A write finished (`Err(errno)` if it failed).
-    /// [`admit`](Self::admit) when it would not wait: `None` if an earlier write overlaps or
-    /// the budget is spent.
+    /// [`admit`](Self::admit) when it would not wait, for small writes only: `None` if the
+    /// write is over [`QUICK_MAX`], an earlier write overlaps it, or the budget is more than half
+    /// spent. Large writes keep the asynchronous path: taking 1 MiB writes here cost 10–15 MiB
+    /// more peak RSS for a 1 GiB `dd` (49–53 → 60–69 MiB) for no throughput, while the task
+    /// hop it saves matters for small files (create, write 4 KiB, close).
     pub fn try_admit(&self, off: u64, len: usize) -> Option<Result<Ticket, i32>> {
+        if len > QUICK_MAX {
+            return None;
+        }
         let end = off + len as u64;
         let mut st = self.lock();
         if let Some(e) = st.error {
@@ -97,6 +105,9 @@ impl WriteBehind {
             return None;
         }
         let n = u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX);
+        if self.budget.available_permits() < n as usize + LIMIT / 2 {
+            return None;
+        }
         let permits = self.budget.clone().try_acquire_many_owned(n).ok()?;
         let id = st.next_id;
         st.next_id += 1;
@@ -151,15 +162,29 @@ mod tests {
         let a = wb.try_admit(0, 100).unwrap().unwrap();
         assert!(wb.try_admit(50, 10).is_none(), "overlaps a write in flight");
         let b = wb.try_admit(100, 100).unwrap().unwrap();
-        assert!(wb.try_admit(1000, LIMIT).is_none(), "over the budget");
+        assert!(wb.try_admit(1000, QUICK_MAX + 1).is_none(), "too large");
+        // Fill more than half the budget through the waiting path: small writes wait too.
+        let big = tokio_test_block_on(wb.admit(1 << 30, LIMIT / 2 + 1)).unwrap();
+        assert!(
+            wb.try_admit(1 << 20, 4096).is_none(),
+            "half the budget is spent"
+        );
+        wb.done(big, Ok(()));
         wb.done(a, Err(libc::EIO));
         assert_eq!(wb.try_admit(300, 1).map(|r| r.err()), Some(Some(libc::EIO)));
         wb.done(b, Ok(()));
         assert_eq!(wb.take_error(), Some(libc::EIO));
         assert!(
-            wb.try_admit(0, LIMIT).unwrap().is_ok(),
+            wb.try_admit(0, QUICK_MAX).unwrap().is_ok(),
             "budget back once both landed"
         );
+    }
+
+    fn tokio_test_block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
     }
 
     #[tokio::test]
