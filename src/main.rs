@@ -206,7 +206,46 @@ fn exit_with(r: Result<(), CliError>) -> ! {
     }
 }
 
+/// glibc gives every thread that allocates under contention an arena of its own, and 1 MiB
+/// write buffers freed into several arenas stay mapped: a 1 GiB `dd` into a mount peaked at
+/// 41–72 MiB RSS from one run to the next, 38–42 MiB with `MALLOC_ARENA_MAX=2`, at the same
+/// speed. The crate has no `unsafe` (so no `mallopt`): a process that will serve mounts, or
+/// start daemons that do, runs itself again once with the variable set, unless it is set
+/// already (the user's value wins). Daemons inherit it.
+fn cap_malloc_arenas(serves_mounts: bool) {
+    use std::os::unix::process::CommandExt;
+    if !cfg!(all(target_os = "linux", target_env = "gnu"))
+        || !serves_mounts
+        || std::env::var_os("MALLOC_ARENA_MAX").is_some()
+    {
+        return;
+    }
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let Some((arg0, rest)) = argv.split_first() else {
+        return;
+    };
+    let err = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(rest)
+        .env("MALLOC_ARENA_MAX", "2")
+        .exec();
+    // Only reached if exec failed: carry on with the default arenas.
+    tracing::debug!(error = %err, "could not run again with MALLOC_ARENA_MAX=2");
+}
+
 fn main() {
+    {
+        let mut a = std::env::args_os();
+        let prog = a.next().unwrap_or_default();
+        let first = a.next().unwrap_or_default();
+        let prog = prog.to_string_lossy();
+        let first = first.to_string_lossy();
+        let serves = prog.rsplit('/').next().unwrap_or("").starts_with("mount.")
+            || first.starts_with("//")
+            || first.starts_with("\\\\")
+            || matches!(&*first, "mount" | "task" | "docker-plugin");
+        cap_malloc_arenas(serves);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FUSEVOL_LOG")
