@@ -1504,35 +1504,32 @@ impl File {
     /// (MS-SMB2 3.2.4.7). A short write from the server is an error.
     pub async fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
         let t = &self.inner.tree;
-        let chunk = t.max_write() as usize;
+        let chunk = t.max_write().max(1) as usize;
+        if data.len() <= chunk {
+            // One request: sent from this task (a task per request only pays off when there
+            // are several to keep in flight).
+            return write_one(t.clone(), self.write_frame(offset, data), data.len()).await;
+        }
         let mut calls = Vec::new();
-        for (i, part) in data.chunks(chunk.max(1)).enumerate() {
-            let req = WriteRequest {
-                offset: offset + (i * chunk) as u64,
-                file_id: self.inner.id,
-                data: part,
-                flags: 0,
-                remaining_bytes: 0,
-            };
-            let frame = OutFrame::single(&req, t.inner.id);
-            let tree = t.clone();
-            let want = part.len();
-            calls.push(tokio::spawn(async move {
-                let resp = one(tree.call(frame).await?)?.ok()?;
-                let w = WriteResponse::decode(&resp.msg).map_err(Error::decode(Command::WRITE))?;
-                if w.count as usize != want {
-                    return Err(Error::InvalidInput(format!(
-                        "short write: server wrote {} of {want} bytes",
-                        w.count
-                    )));
-                }
-                Ok(())
-            }));
+        for (i, part) in data.chunks(chunk).enumerate() {
+            let frame = self.write_frame(offset + (i * chunk) as u64, part);
+            calls.push(tokio::spawn(write_one(t.clone(), frame, part.len())));
         }
         for c in calls {
             c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
         }
         Ok(())
+    }
+
+    fn write_frame(&self, offset: u64, part: &[u8]) -> OutFrame {
+        let req = WriteRequest {
+            offset,
+            file_id: self.inner.id,
+            data: part,
+            flags: 0,
+            remaining_bytes: 0,
+        };
+        OutFrame::single(&req, self.inner.tree.inner.id)
     }
 
     /// FLUSH (MS-SMB2 3.2.4.9): data on stable storage at the server.
@@ -1645,6 +1642,19 @@ impl File {
             file_index: self.inner.info.file_index,
         })
     }
+}
+
+/// Send one WRITE and check that the server took all `want` bytes.
+async fn write_one(tree: Tree, frame: OutFrame, want: usize) -> Result<()> {
+    let resp = one(tree.call(frame).await?)?.ok()?;
+    let w = WriteResponse::decode(&resp.msg).map_err(Error::decode(Command::WRITE))?;
+    if w.count as usize != want {
+        return Err(Error::InvalidInput(format!(
+            "short write: server wrote {} of {want} bytes",
+            w.count
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
