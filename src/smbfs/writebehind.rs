@@ -45,6 +45,25 @@ pub struct Ticket {
     permits: OwnedSemaphorePermit,
 }
 
+impl Inflight {
+    fn overlaps(&self, off: u64, end: u64) -> bool {
+        self.ranges.iter().any(|&(s, e, _)| s < end && off < e)
+    }
+
+    /// Record `[off, end)` as in flight under `permits`.
+    fn register(&mut self, off: u64, end: u64, permits: OwnedSemaphorePermit) -> Ticket {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ranges.push((off, end, id));
+        Ticket { id, permits }
+    }
+}
+
+/// Budget permits a write of `len` bytes takes (at least 1, at most the whole budget).
+fn permits_for(len: usize) -> u32 {
+    u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX)
+}
+
 impl WriteBehind {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inflight> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -66,27 +85,21 @@ impl WriteBehind {
                 if let Some(e) = st.error {
                     return Err(e);
                 }
-                if !st.ranges.iter().any(|&(s, e, _)| s < end && off < e) {
+                if !st.overlaps(off, end) {
                     break;
                 }
             }
             notified.await;
         }
-        let n = u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX);
         let permits = self
             .budget
             .clone()
-            .acquire_many_owned(n)
+            .acquire_many_owned(permits_for(len))
             .await
             .map_err(|_| libc::EIO)?;
-        let mut st = self.lock();
-        let id = st.next_id;
-        st.next_id += 1;
-        st.ranges.push((off, end, id));
-        Ok(Ticket { id, permits })
+        Ok(self.lock().register(off, end, permits))
     }
 
-    /// A write finished (`Err(errno)` if it failed).
     /// [`admit`](Self::admit) when it would not wait, for small writes only: `None` if the
     /// write is over [`QUICK_MAX`], an earlier write overlaps it, or the budget is more than half
     /// spent. Large writes keep the asynchronous path: taking 1 MiB writes here cost 10–15 MiB
@@ -101,20 +114,18 @@ impl WriteBehind {
         if let Some(e) = st.error {
             return Some(Err(e));
         }
-        if st.ranges.iter().any(|&(s, e, _)| s < end && off < e) {
+        if st.overlaps(off, end) {
             return None;
         }
-        let n = u32::try_from(len.clamp(1, LIMIT)).unwrap_or(u32::MAX);
+        let n = permits_for(len);
         if self.budget.available_permits() < n as usize + LIMIT / 2 {
             return None;
         }
         let permits = self.budget.clone().try_acquire_many_owned(n).ok()?;
-        let id = st.next_id;
-        st.next_id += 1;
-        st.ranges.push((off, end, id));
-        Some(Ok(Ticket { id, permits }))
+        Some(Ok(st.register(off, end, permits)))
     }
 
+    /// A write finished (`Err(errno)` if it failed).
     pub fn done(&self, t: Ticket, result: Result<(), i32>) {
         {
             let mut st = self.lock();
@@ -156,15 +167,15 @@ mod tests {
         Arc::new(WriteBehind::default())
     }
 
-    #[test]
-    fn try_admit_refuses_to_wait_and_reports_errors() {
+    #[tokio::test]
+    async fn try_admit_refuses_to_wait_and_reports_errors() {
         let wb = leak();
         let a = wb.try_admit(0, 100).unwrap().unwrap();
         assert!(wb.try_admit(50, 10).is_none(), "overlaps a write in flight");
         let b = wb.try_admit(100, 100).unwrap().unwrap();
         assert!(wb.try_admit(1000, QUICK_MAX + 1).is_none(), "too large");
         // Fill more than half the budget through the waiting path: small writes wait too.
-        let big = tokio_test_block_on(wb.admit(1 << 30, LIMIT / 2 + 1)).unwrap();
+        let big = wb.admit(1 << 30, LIMIT / 2 + 1).await.unwrap();
         assert!(
             wb.try_admit(1 << 20, 4096).is_none(),
             "half the budget is spent"
@@ -178,13 +189,6 @@ mod tests {
             wb.try_admit(0, QUICK_MAX).unwrap().is_ok(),
             "budget back once both landed"
         );
-    }
-
-    fn tokio_test_block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime")
-            .block_on(f)
     }
 
     #[tokio::test]
