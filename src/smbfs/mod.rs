@@ -1164,10 +1164,10 @@ impl Inner {
         Ok(n)
     }
 
-    /// As [`write`](Self::write) without leaving the calling (FUSE) thread when the write can
-    /// be queued at once: no earlier write overlaps it and the write-behind budget has room.
-    /// `None`: it would have to wait; take the asynchronous path. Saves a thread hop per write
-    /// (small files: create, write, close).
+    /// As [`write`](Self::write) without leaving the calling (FUSE) thread when
+    /// [`WriteBehind::try_admit`](writebehind::WriteBehind::try_admit) queues it at once (a
+    /// small write, no overlap, half the budget free). `None`: take the asynchronous path.
+    /// Saves a thread hop per write (small files: create, write, close).
     fn write_now(
         self: &Arc<Self>,
         rt: &tokio::runtime::Handle,
@@ -1664,7 +1664,7 @@ impl Filesystem for SmbFs {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -1678,7 +1678,7 @@ impl Filesystem for SmbFs {
                     if d.len() < size as usize {
                         // The kernel takes a short read of a cached file as its end (and
                         // shrinks its size to it), so these are worth seeing when debugging.
-                        tracing::debug!(ino = _ino.0, offset, size, got = d.len(), "short read");
+                        tracing::debug!(ino = ino.0, offset, size, got = d.len(), "short read");
                     }
                     reply.data(&d)
                 }
