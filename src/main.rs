@@ -233,17 +233,25 @@ fn cap_malloc_arenas(serves_mounts: bool) {
     tracing::debug!(error = %err, "could not run again with MALLOC_ARENA_MAX=2");
 }
 
+/// Is this a mount through a helper's command line? mount(8) runs `mount.fusevol` (or
+/// `mount.fuse.fusevol`) as `SOURCE DIR -o OPTS`, and mount.fuse3 runs `fusevol SOURCE DIR -o
+/// OPTS` for type fuse.fusevol: `prog` is argv[0], `first` argv[1].
+fn is_helper_invocation(prog: &str, first: Option<&str>) -> bool {
+    prog.rsplit('/')
+        .next()
+        .unwrap_or(prog)
+        .starts_with("mount.")
+        || first.is_some_and(|a| a.starts_with("//") || a.starts_with("\\\\"))
+}
+
 fn main() {
     {
         let mut a = std::env::args_os();
         let prog = a.next().unwrap_or_default();
-        let first = a.next().unwrap_or_default();
-        let prog = prog.to_string_lossy();
-        let first = first.to_string_lossy();
-        let serves = prog.rsplit('/').next().unwrap_or("").starts_with("mount.")
-            || first.starts_with("//")
-            || first.starts_with("\\\\")
-            || matches!(&*first, "mount" | "task" | "docker-plugin");
+        let first = a.next();
+        let first = first.as_deref().map(|f| f.to_string_lossy());
+        let serves = is_helper_invocation(&prog.to_string_lossy(), first.as_deref())
+            || matches!(first.as_deref(), Some("mount" | "task" | "docker-plugin"));
         cap_malloc_arenas(serves);
     }
     tracing_subscriber::fmt()
@@ -253,19 +261,11 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    // mount(8) runs `mount.fusevol` (or `mount.fuse.fusevol`) as `SOURCE DIR -o OPTS`, and
-    // mount.fuse3 runs `fusevol SOURCE DIR -o OPTS` for type fuse.fusevol: both are a mount.
     let argv: Vec<String> = std::env::args().collect();
-    let prog = argv
-        .first()
-        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
-        .unwrap_or_default();
-    let helper = prog.starts_with("mount.");
-    if helper
-        || argv
-            .get(1)
-            .is_some_and(|a| a.starts_with("//") || a.starts_with("\\\\"))
-    {
+    if is_helper_invocation(
+        argv.first().map_or("", String::as_str),
+        argv.get(1).map(String::as_str),
+    ) {
         match cli::mount::helper_args(&argv[1..]) {
             Ok(Some(req)) => exit_with(cli::mount::mount(req)),
             Ok(None) => exit_with(Ok(())),
