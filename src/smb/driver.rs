@@ -1,10 +1,12 @@
 //! The async driver: the only code in `smb` that touches a socket.
 //!
 //! Three pieces share one [`Conn`]:
-//! - callers (any task) build an [`OutFrame`], wait on the credit semaphore, take message ids
-//!   under the state lock, sign or seal *outside* it, and hand the bytes to the writer;
-//! - the writer task owns the write half and writes frames whole (so a caller that gives up
-//!   never leaves half a frame on the wire);
+//! - callers (any task, or a plain thread through [`Conn::send_now`]) build an [`OutFrame`],
+//!   take credits, take message ids under the state lock, sign or seal *outside* it, and put
+//!   the bytes on the wire ([`Conn::put`]): written at once when nothing is queued ahead and the
+//!   socket takes the whole frame, else queued for the writer task;
+//! - the writer task drains that queue, a frame at a time and whole (so a frame is never cut
+//!   short or interleaved, and a caller that gives up never leaves half a frame on the wire);
 //! - the reader task owns the read half: frames, decrypts, splits compounds, grants credits,
 //!   verifies signatures and wakes the caller of each final response.
 //!
@@ -20,14 +22,14 @@ use crate::smb::wire::lease::BreakNotification;
 use crate::smb::wire::nbss::{self, MAX_FRAME};
 use crate::smb::wire::{Command, Header, MessageId, NtStatus, SessionId};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 /// One final response, as received.
@@ -65,6 +67,20 @@ impl Response {
 
 type Waker = oneshot::Sender<Result<Response>>;
 
+/// A frame sent by [`Conn::send_now`], whose responses are still to come.
+pub struct Sent {
+    conn: Arc<Conn>,
+    rxs: Vec<oneshot::Receiver<Result<Response>>>,
+    commands: Vec<Command>,
+}
+
+impl Sent {
+    /// The final response to each message of the frame, as [`Conn::call`] gives them.
+    pub async fn wait(self) -> Result<Vec<Response>> {
+        self.conn.wait(self.rxs, self.commands).await
+    }
+}
+
 struct State {
     credits: Credits,
     pending: Pending<Waker>,
@@ -78,11 +94,41 @@ struct State {
     tasks: Vec<AbortHandle>,
 }
 
+/// The sending side: the socket's write half and the frames waiting for the writer task.
+struct Out {
+    q: Mutex<OutQueue>,
+    /// Wakes the writer task (frames queued).
+    ready: Notify,
+    /// Wakes callers waiting for room in the queue.
+    room: Notify,
+}
+
+impl Out {
+    fn lock(&self) -> MutexGuard<'_, OutQueue> {
+        self.q.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Frames waiting for the writer task.
+struct OutQueue {
+    /// Each frame's bytes and where the unwritten part starts.
+    frames: VecDeque<(Vec<u8>, usize)>,
+    /// The writer task is draining `frames` (or has been told to): callers must queue behind.
+    busy: bool,
+    /// The socket's write half; taken when the connection dies, so that the socket's sending
+    /// side shuts once the writer task (holding the other reference) is gone too.
+    wr: Option<Arc<OwnedWriteHalf>>,
+}
+
+/// Most frames queued for the writer before callers wait (and, after a whole request timeout,
+/// declare the server stuck).
+const OUT_QUEUE_MAX: usize = 64;
+
 /// A live connection. Cheap to share (`Arc<Conn>`).
 pub struct Conn {
     state: Mutex<State>,
     credits: Semaphore,
-    writer: mpsc::Sender<(Vec<u8>, usize)>,
+    out: Arc<Out>,
     nonce: AtomicU64,
     nonce_salt: [u8; 4],
     pub request_timeout: Duration,
@@ -99,7 +145,6 @@ impl Conn {
     pub fn start(stream: TcpStream, request_timeout: Duration) -> Arc<Self> {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
-        let (tx, rx) = mpsc::channel(64);
         let mut salt = [0u8; 4];
         let _ = getrandom::fill(&mut salt);
         let conn = Arc::new(Self {
@@ -112,12 +157,20 @@ impl Conn {
                 tasks: Vec::new(),
             }),
             credits: Semaphore::new(1),
-            writer: tx,
+            out: Arc::new(Out {
+                q: Mutex::new(OutQueue {
+                    frames: VecDeque::new(),
+                    busy: false,
+                    wr: Some(Arc::new(wr)),
+                }),
+                ready: Notify::new(),
+                room: Notify::new(),
+            }),
             nonce: AtomicU64::new(1),
             nonce_salt: salt,
             request_timeout,
         });
-        let w = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&conn)));
+        let w = tokio::spawn(writer_task(conn.out.clone(), Arc::downgrade(&conn)));
         let r = tokio::spawn(reader_task(rd, Arc::downgrade(&conn)));
         conn.lock().tasks = vec![w.abort_handle(), r.abort_handle()];
         conn
@@ -207,7 +260,7 @@ impl Conn {
 
     async fn send(
         &self,
-        mut frame: OutFrame,
+        frame: OutFrame,
         session: SessionId,
         encrypt_tree: bool,
         force_sign: bool,
@@ -231,6 +284,78 @@ impl Conn {
             })?
             .map_err(|_| self.dead_error())?;
         permit.forget();
+        self.wait_for_room(first).await?;
+        self.stamp_and_put(frame, session, encrypt_tree, force_sign, keep_copy)
+    }
+
+    /// As [`call`](Self::call)'s sending half, without waiting: from any thread, runtime or not.
+    /// `None` when it would have to wait (no credits to spare, or frames queued to the limit):
+    /// the caller then takes the asynchronous path. Otherwise the frame is on its way (or failed)
+    /// and [`Sent::wait`] gives the responses.
+    pub fn send_now(
+        self: &Arc<Self>,
+        frame: OutFrame,
+        session: SessionId,
+        encrypt_tree: bool,
+    ) -> Option<Result<Sent>> {
+        if self.out.lock().frames.len() >= OUT_QUEUE_MAX {
+            return None;
+        }
+        match self.credits.try_acquire_many(frame.charge()) {
+            Ok(p) => p.forget(),
+            Err(tokio::sync::TryAcquireError::NoPermits) => return None,
+            Err(tokio::sync::TryAcquireError::Closed) => return Some(Err(self.dead_error())),
+        }
+        Some(
+            self.stamp_and_put(frame, session, encrypt_tree, false, false)
+                .map(|(rxs, commands, _)| Sent {
+                    conn: self.clone(),
+                    rxs,
+                    commands,
+                }),
+        )
+    }
+
+    /// Wait (a request timeout at most) until the send queue has room: a server that stops
+    /// reading fills it, and is then declared dead rather than waited on forever.
+    async fn wait_for_room(&self, first: Command) -> Result<()> {
+        loop {
+            let room = self.out.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.out.lock().frames.len() < OUT_QUEUE_MAX {
+                return Ok(());
+            }
+            if tokio::time::timeout(self.request_timeout, room)
+                .await
+                .is_err()
+            {
+                // Our message ids are not stamped yet, but the credits are taken: the
+                // connection is of no further use.
+                self.kill(format!(
+                    "the server stopped reading: a {first} request could not be sent within {:?}",
+                    self.request_timeout
+                ));
+                return Err(self.dead_error());
+            }
+        }
+    }
+
+    /// Stamp ids (credits already taken), sign or seal, and put the frame on the wire.
+    #[allow(clippy::type_complexity)]
+    fn stamp_and_put(
+        &self,
+        mut frame: OutFrame,
+        session: SessionId,
+        encrypt_tree: bool,
+        force_sign: bool,
+        keep_copy: bool,
+    ) -> Result<(
+        Vec<oneshot::Receiver<Result<Response>>>,
+        Vec<Command>,
+        Vec<u8>,
+    )> {
+        let charge = frame.charge();
         let mut rxs = Vec::with_capacity(frame.slots.len());
         let commands: Vec<Command> = frame.slots.iter().map(|s| s.command).collect();
         let sec = {
@@ -281,21 +406,53 @@ impl Conn {
             )));
         }
         frame.buf[start..start + 4].copy_from_slice(&nbss::frame_header(len));
-        match tokio::time::timeout(self.request_timeout, self.writer.send((frame.buf, start))).await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(self.dead_error()),
-            Err(_) => {
-                // The send queue has been full for a whole request timeout: the server stopped
-                // reading. Our message ids are stamped, so the request cannot simply be dropped.
-                self.kill(format!(
-                    "the server stopped reading: a {first} request could not be sent within {:?}",
-                    self.request_timeout
-                ));
-                return Err(self.dead_error());
+        self.put(frame.buf, start)?;
+        Ok((rxs, commands, sent))
+    }
+
+    /// Put a whole frame (`buf[at..]`) on the wire. With nothing queued ahead of it, it is
+    /// written from this thread, and queued only if the socket does not take all of it; else it
+    /// queues behind the others. Never waits, so frames never interleave and none is cut short
+    /// by a caller that gives up.
+    fn put(&self, buf: Vec<u8>, mut at: usize) -> Result<()> {
+        let mut q = self.out.lock();
+        let Some(wr) = q.wr.clone() else {
+            drop(q);
+            return Err(self.dead_error());
+        };
+        if q.busy {
+            // The writer task has frames to write (or is about to look): this one goes after
+            // them, and it will find it before it stops.
+            q.frames.push_back((buf, at));
+            return Ok(());
+        }
+        loop {
+            match wr.try_write(&buf[at..]) {
+                Ok(0) => {
+                    drop(q);
+                    self.kill("write failed: the socket took no bytes".into());
+                    return Err(self.dead_error());
+                }
+                Ok(n) => {
+                    at += n;
+                    if at == buf.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    drop(q);
+                    self.kill(format!("write failed: {e}"));
+                    return Err(self.dead_error());
+                }
             }
         }
-        Ok((rxs, commands, sent))
+        q.frames.push_back((buf, at));
+        q.busy = true;
+        drop(q);
+        self.out.ready.notify_one();
+        Ok(())
     }
 
     async fn wait(
@@ -334,6 +491,11 @@ impl Conn {
             (st.pending.drain().map(|e| e.waker).collect(), tasks)
         };
         self.credits.close();
+        {
+            let mut q = self.out.lock();
+            q.wr = None;
+            q.frames = VecDeque::new();
+        }
         for t in tasks {
             t.abort();
         }
@@ -497,20 +659,49 @@ fn short_frame(len: usize) -> crate::smb::wire::DecodeError {
     }
 }
 
-async fn writer_task(
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<(Vec<u8>, usize)>,
-    conn: std::sync::Weak<Conn>,
-) {
-    while let Some((buf, start)) = rx.recv().await {
-        if let Err(e) = wr.write_all(&buf[start..]).await {
+/// Drain the send queue, a frame at a time, while callers find the socket busy. Holds no
+/// strong reference to the connection: dropping the [`Conn`] aborts it, and dropping the write
+/// half then shuts the socket's sending side.
+async fn writer_task(out: Arc<Out>, conn: std::sync::Weak<Conn>) {
+    loop {
+        let next = {
+            let mut q = out.lock();
+            let Some(wr) = q.wr.clone() else { return };
+            let f = q.frames.pop_front();
+            if f.is_none() {
+                q.busy = false;
+            }
+            f.map(|f| (f, wr))
+        };
+        let Some(((buf, at), wr)) = next else {
+            out.ready.notified().await;
+            continue;
+        };
+        out.room.notify_waiters();
+        if let Err(e) = write_all(&wr, &buf[at..]).await {
             if let Some(c) = conn.upgrade() {
                 c.kill(format!("write failed: {e}"));
             }
             return;
         }
     }
-    let _ = wr.shutdown().await;
+}
+
+async fn write_all(wr: &OwnedWriteHalf, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        wr.writable().await?;
+        match wr.try_write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Fill `buf` with the rest of a frame; on failure, say how far it got.
