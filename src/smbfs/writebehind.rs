@@ -21,7 +21,12 @@ struct Inflight {
     next_id: u64,
     ranges: Vec<(u64, u64, u64)>,
     error: Option<i32>,
+    /// Called once nothing is in flight ([`WriteBehind::when_drained`]).
+    drained: Vec<Drained>,
 }
+
+/// What [`WriteBehind::when_drained`] calls: with the first error since the last report.
+pub type Drained = Box<dyn FnOnce(Result<(), i32>) + Send>;
 
 pub struct WriteBehind {
     budget: Arc<Semaphore>,
@@ -127,15 +132,43 @@ impl WriteBehind {
 
     /// A write finished (`Err(errno)` if it failed).
     pub fn done(&self, t: Ticket, result: Result<(), i32>) {
-        {
+        let (drained, error) = {
             let mut st = self.lock();
             st.ranges.retain(|r| r.2 != t.id);
             if let Err(e) = result {
                 st.error.get_or_insert(e);
             }
-        }
+            if st.ranges.is_empty() && !st.drained.is_empty() {
+                (std::mem::take(&mut st.drained), st.error.take())
+            } else {
+                (Vec::new(), None)
+            }
+        };
         drop(t.permits);
         self.landed.notify_waiters();
+        Self::report(drained, error);
+    }
+
+    /// As [`drain`](Self::drain) without a task: `f` is called with the outcome once nothing
+    /// is in flight, at once if that is already so (on this thread), else by the [`done`]
+    /// that lands the last write. Like `drain`, the first caller after an error gets it.
+    ///
+    /// [`done`]: Self::done
+    pub fn when_drained(&self, f: impl FnOnce(Result<(), i32>) + Send + 'static) {
+        let mut st = self.lock();
+        if st.ranges.is_empty() {
+            let e = st.error.take();
+            drop(st);
+            f(e.map_or(Ok(()), Err));
+        } else {
+            st.drained.push(Box::new(f));
+        }
+    }
+
+    fn report(drained: Vec<Drained>, mut error: Option<i32>) {
+        for f in drained {
+            f(error.take().map_or(Ok(()), Err));
+        }
     }
 
     /// Wait until nothing is in flight, leaving any failure for the writer to be told.
@@ -189,6 +222,31 @@ mod tests {
             wb.try_admit(0, QUICK_MAX).unwrap().is_ok(),
             "budget back once both landed"
         );
+    }
+
+    #[tokio::test]
+    async fn when_drained_answers_now_or_at_the_last_landing() {
+        let wb = leak();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let log = |tag: &'static str| {
+            let got = got.clone();
+            move |r: Result<(), i32>| got.lock().unwrap().push((tag, r))
+        };
+        wb.when_drained(log("idle"));
+        assert_eq!(*got.lock().unwrap(), vec![("idle", Ok(()))]);
+        let a = wb.try_admit(0, 10).unwrap().unwrap();
+        let b = wb.try_admit(10, 10).unwrap().unwrap();
+        wb.when_drained(log("first"));
+        wb.when_drained(log("second"));
+        wb.done(a, Err(libc::EIO));
+        assert_eq!(got.lock().unwrap().len(), 1, "b is still in flight");
+        wb.done(b, Ok(()));
+        assert_eq!(
+            got.lock().unwrap()[1..],
+            [("first", Err(libc::EIO)), ("second", Ok(()))],
+            "the error goes to the first waiter only"
+        );
+        assert_eq!(wb.take_error(), None);
     }
 
     #[tokio::test]
