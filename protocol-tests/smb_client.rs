@@ -578,7 +578,10 @@ fn open_indexed_gives_the_index_stat_gives() {
             .open_indexed("indexed.bin", &OpenOptions::create_new())
             .await
             .unwrap();
-        let idx = f.info().file_index.expect("FileInternalInformation in the compound");
+        // From the QFid create context (MS-SMB2 2.2.14.2.9): the same number a QUERY_INFO of
+        // FileInternalInformation gives, on the handle and by path (stat).
+        let idx = f.info().file_index.expect("DiskFileId in the CREATE response");
+        assert_eq!(f.index_number().await.unwrap(), idx);
         f.write_at(0, b"abc").await.unwrap();
         f.close().await.unwrap();
         assert_eq!(t.stat("indexed.bin").await.unwrap().file_index, Some(idx));

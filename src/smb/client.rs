@@ -4,15 +4,15 @@
 //! from all of them are pipelined on the one connection.
 use crate::smb::auth::{AuthRandom, Credentials, NtlmMode, SpnegoNtlm};
 use crate::smb::crypto::preauth::PreauthHash;
-use crate::smb::driver::{Conn, Response};
+use crate::smb::driver::{Conn, Response, Sent};
 use crate::smb::error::{Error, ProtocolError, Result};
 use crate::smb::proto::compound::OutFrame;
 use crate::smb::proto::negotiate::{self, CIPHERS, HASH_SHA512, Negotiated, SIGNING_ALGORITHMS};
 use crate::smb::security::SessionSecurity;
 use crate::smb::wire::close::{CloseRequest, CloseResponse};
 use crate::smb::wire::create::{
-    CreateRequest, CreateResponse, access, context_name, disposition, find_context, oplock,
-    options, share_access,
+    CreateContext, CreateRequest, CreateResponse, access, context_name, disposition, find_context,
+    oplock, options, share_access,
 };
 use crate::smb::wire::echo::EchoRequest;
 use crate::smb::wire::flush::FlushRequest;
@@ -558,6 +558,14 @@ fn index_query() -> QueryInfoRequest {
     }
 }
 
+/// The DiskFileId of a CREATE response's SMB2_CREATE_QUERY_ON_DISK_ID context (its first 8
+/// bytes, MS-SMB2 2.2.14.2.9), if the server answered it.
+fn disk_file_id(c: &CreateResponse) -> Option<u64> {
+    find_context(&c.contexts, context_name::QUERY_ON_DISK_ID)
+        .and_then(|x| x.data.get(..8))
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+}
+
 /// The index number in the answer to [`index_query`].
 fn index_of(msg: &[u8]) -> Result<u64> {
     let qr = QueryInfoResponse::decode(msg).map_err(Error::decode(Command::QUERY_INFO))?;
@@ -658,6 +666,7 @@ impl Session {
                 encrypt,
                 share: share.to_string(),
                 share_type: t.share_type,
+                no_qfid: AtomicBool::new(false),
             }),
         };
         self.validate_negotiate(&tree).await?;
@@ -741,6 +750,8 @@ struct TreeInner {
     encrypt: bool,
     share: String,
     share_type: u8,
+    /// The server left a QFid create context unanswered: ask with QUERY_INFO instead.
+    no_qfid: AtomicBool,
 }
 
 /// A connected share.
@@ -885,7 +896,7 @@ impl Tree {
     pub fn share_type(&self) -> u8 {
         self.inner.share_type
     }
-    fn conn(&self) -> &Conn {
+    fn conn(&self) -> &Arc<Conn> {
         &self.inner.session.inner.client.inner.conn
     }
     fn neg(&self) -> &Negotiated {
@@ -918,6 +929,13 @@ impl Tree {
 
     fn frame(&self) -> OutFrame {
         OutFrame::new()
+    }
+
+    /// Send a frame without waiting, from any thread (a FUSE thread included): see
+    /// [`Conn::send_now`]. `None`: it would have to wait; use [`call`](Self::call).
+    pub fn send_now(&self, frame: OutFrame) -> Option<Result<Sent>> {
+        self.conn()
+            .send_now(frame, self.inner.session.inner.id, self.inner.encrypt)
     }
 
     fn create_req(&self, path: &str, o: &OpenOptions) -> CreateRequest {
@@ -958,10 +976,37 @@ impl Tree {
         Ok(self.file_from(c, wish, None))
     }
 
-    /// As [`open`](Self::open), with the file's index number (FileInternalInformation, the
-    /// inode number `serverino` uses) asked for in the same round trip: CREATE + QUERY_INFO as
-    /// a related compound (MS-SMB2 3.2.4.1.4) on the handle being opened.
+    /// As [`open`](Self::open), with the file's index number (the inode number `serverino`
+    /// uses) asked for in the same request: the SMB2_CREATE_QUERY_ON_DISK_ID context
+    /// (MS-SMB2 2.2.13.2.9), whose answer (2.2.14.2.9) begins with the 8-byte DiskFileId. Samba
+    /// fills it, as FileInternalInformation's IndexNumber, from its file id of the file (the
+    /// live test `qfid_matches_file_internal_information` checks they agree). It costs the
+    /// server less than a compounded QUERY_INFO, which also reads the file's DOS attributes. A
+    /// server that does not answer the context is asked with QUERY_INFO.
     pub async fn open_indexed(&self, path: &str, o: &OpenOptions) -> Result<File> {
+        let (f, wish) = self.indexed_request(path, o);
+        let resp = one(self.call(f).await?)?;
+        self.indexed_answer(resp, wish).await
+    }
+
+    /// As [`open_indexed`](Self::open_indexed), with the CREATE sent from this thread at once
+    /// (any thread: see [`Conn::send_now`]); the future gives the file. `None`: it would have
+    /// to wait; use `open_indexed`.
+    pub fn open_indexed_now(
+        &self,
+        path: &str,
+        o: &OpenOptions,
+    ) -> Option<impl Future<Output = Result<File>> + Send + 'static> {
+        let (f, wish) = self.indexed_request(path, o);
+        let sent = self.send_now(f)?;
+        let t = self.clone();
+        Some(async move {
+            let resp = one(sent?.wait().await?)?;
+            t.indexed_answer(resp, wish).await
+        })
+    }
+
+    fn indexed_request(&self, path: &str, o: &OpenOptions) -> (OutFrame, Option<DurableWish>) {
         let mut req = self.create_req(path, o);
         let wish = (o.durable && self.can_be_durable()).then(|| DurableWish {
             create_guid: random::<16>(),
@@ -970,18 +1015,22 @@ impl Tree {
         if let Some(w) = &wish {
             w.add_to(&mut req, None);
         }
-        let q = index_query();
+        req.contexts
+            .push(CreateContext::new(context_name::QUERY_ON_DISK_ID, vec![]));
         let mut f = self.frame();
         f.push(&req, self.inner.id);
-        f.push(&q, self.inner.id);
-        let mut rs = self.call(f).await?.into_iter();
-        let (Some(c), Some(m)) = (rs.next(), rs.next()) else {
-            return Err(Error::Disconnected("compound answered partly".into()));
-        };
-        let c = c.ok()?;
-        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
+        (f, wish)
+    }
+
+    async fn indexed_answer(&self, resp: Response, wish: Option<DurableWish>) -> Result<File> {
+        let resp = resp.ok()?;
+        let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
+        let disk_id = disk_file_id(&c);
         let file = self.file_from(c, wish, None);
-        let index = m.ok().ok().and_then(|m| index_of(&m.msg).ok());
+        let index = match disk_id {
+            Some(i) => Some(i),
+            None => file.index_number().await.ok(),
+        };
         Ok(file.with_index(index))
     }
 
@@ -1093,9 +1142,46 @@ impl Tree {
         Ok((c, m))
     }
 
-    /// Attributes of `path` in one round trip (CREATE + QUERY_INFO(FileInternalInformation) +
-    /// CLOSE).
+    /// CREATE asking for the on-disk id (see [`open_indexed`](Self::open_indexed)) + CLOSE,
+    /// a related compound: the attributes and, when the server answers the context, the index
+    /// number, in one round trip.
+    async fn open_close_indexed(&self, path: &str, o: &OpenOptions) -> Result<FileInfo> {
+        let mut req = self.create_req(path, o);
+        req.contexts
+            .push(CreateContext::new(context_name::QUERY_ON_DISK_ID, vec![]));
+        let mut f = self.frame();
+        f.push(&req, self.inner.id);
+        f.push(
+            &CloseRequest {
+                flags: 0,
+                file_id: FileId::COMPOUND,
+            },
+            self.inner.id,
+        );
+        let mut rs = self.call(f).await?.into_iter();
+        let (Some(c), Some(_close)) = (rs.next(), rs.next()) else {
+            return Err(Error::Disconnected("compound answered partly".into()));
+        };
+        let c = c.ok()?;
+        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
+        let mut info = FileInfo::from_create(&c);
+        info.file_index = disk_file_id(&c);
+        Ok(info)
+    }
+
+    /// Attributes of `path` in one round trip: CREATE (with the on-disk id context) + CLOSE, or
+    /// on a server that does not answer that context, CREATE + QUERY_INFO
+    /// (FileInternalInformation) + CLOSE.
     pub async fn stat(&self, path: &str) -> Result<FileInfo> {
+        if !self.inner.no_qfid.load(Ordering::Relaxed) {
+            let info = self
+                .open_close_indexed(path, &OpenOptions::attributes_only())
+                .await?;
+            if info.file_index.is_some() {
+                return Ok(info);
+            }
+            self.inner.no_qfid.store(true, Ordering::Relaxed);
+        }
         let q = index_query();
         let (c, m) = self
             .compound(path, &OpenOptions::attributes_only(), &q)
@@ -1187,8 +1273,17 @@ impl Tree {
             options: options::DIRECTORY_FILE,
             ..OpenOptions::read()
         };
-        // One round trip: CREATE + QUERY_INFO(FileInternalInformation) + CLOSE, so that the
-        // caller has the new directory's attributes and file id.
+        // One round trip, so that the caller has the new directory's attributes and file id:
+        // CREATE (with the on-disk id context) + CLOSE, or where the server does not answer
+        // that context, CREATE + QUERY_INFO(FileInternalInformation) + CLOSE.
+        if !self.inner.no_qfid.load(Ordering::Relaxed) {
+            let mut info = self.open_close_indexed(path, &o).await?;
+            if info.file_index.is_none() {
+                self.inner.no_qfid.store(true, Ordering::Relaxed);
+                info.file_index = self.stat(path).await.ok().and_then(|i| i.file_index);
+            }
+            return Ok(info);
+        }
         let q = index_query();
         let (c, m) = self.compound(path, &o, &q).await?;
         let mut info = FileInfo::from_create(&c);
@@ -1441,6 +1536,15 @@ impl File {
     pub fn tree(&self) -> &Tree {
         &self.inner.tree
     }
+    /// The file's index number (QUERY_INFO of MS-FSCC FileInternalInformation).
+    pub async fn index_number(&self) -> Result<u64> {
+        let t = &self.inner.tree;
+        let mut q = index_query();
+        q.file_id = self.inner.id;
+        let resp = one(t.call(OutFrame::single(&q, t.inner.id)).await?)?.ok()?;
+        index_of(&resp.msg)
+    }
+
     /// The same open with `file_index` known (only while nobody else holds this handle).
     fn with_index(mut self, index: Option<u64>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -1519,6 +1623,23 @@ impl File {
             c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
         }
         Ok(())
+    }
+
+    /// Send a WRITE of `data` (at most [`Tree::max_write`]) at `offset` from this thread,
+    /// without waiting for anything; the returned future gives its outcome. `None`: it would
+    /// have to wait (see [`Conn::send_now`]) or is too large; use [`write_at`](Self::write_at).
+    pub fn write_now(
+        &self,
+        offset: u64,
+        data: &[u8],
+    ) -> Option<impl Future<Output = Result<()>> + Send + 'static> {
+        let t = &self.inner.tree;
+        if data.len() > t.max_write() as usize {
+            return None;
+        }
+        let sent = t.send_now(self.write_frame(offset, data))?;
+        let want = data.len();
+        Some(async move { check_write(one(sent?.wait().await?)?, want) })
     }
 
     fn write_frame(&self, offset: u64, part: &[u8]) -> OutFrame {
@@ -1619,6 +1740,40 @@ impl File {
             .map(|_| ())
     }
 
+    /// CLOSE (MS-SMB2 3.2.4.5) without waiting for the answer, from any thread: sent from this
+    /// one when it can be at once, else from a task on `rt`. Nothing is reported; a handle lost
+    /// with its connection has nothing left to close.
+    pub fn close_soon(&self, rt: &tokio::runtime::Handle) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let t = &self.inner.tree;
+        let f = OutFrame::single(
+            &CloseRequest {
+                flags: 0,
+                file_id: self.inner.id,
+            },
+            t.inner.id,
+        );
+        // Some(_): sent, or failed with the connection; the response is dropped unread.
+        if t.send_now(f).is_none() {
+            let t = t.clone();
+            let id = self.inner.id;
+            rt.spawn(async move {
+                let f = OutFrame::single(
+                    &CloseRequest {
+                        flags: 0,
+                        file_id: id,
+                    },
+                    t.inner.id,
+                );
+                if let Err(e) = t.call(f).await {
+                    tracing::debug!(error = %e, "close failed");
+                }
+            });
+        }
+    }
+
     /// CLOSE with the final attributes (MS-SMB2 3.2.4.5, SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB).
     pub async fn close(&self) -> Result<FileInfo> {
         if self.inner.closed.swap(true, Ordering::SeqCst) {
@@ -1646,7 +1801,12 @@ impl File {
 
 /// Send one WRITE and check that the server took all `want` bytes.
 async fn write_one(tree: Tree, frame: OutFrame, want: usize) -> Result<()> {
-    let resp = one(tree.call(frame).await?)?.ok()?;
+    check_write(one(tree.call(frame).await?)?, want)
+}
+
+/// A WRITE's response: success, and every byte taken.
+fn check_write(resp: Response, want: usize) -> Result<()> {
+    let resp = resp.ok()?;
     let w = WriteResponse::decode(&resp.msg).map_err(Error::decode(Command::WRITE))?;
     if w.count as usize != want {
         return Err(Error::InvalidInput(format!(

@@ -158,6 +158,9 @@ struct Inner {
 /// Counts a change when made and when dropped (see [`Inner::changes`]).
 struct Change<'a>(&'a std::sync::atomic::AtomicU64);
 
+/// A CREATE sent ahead, whose answer is still to come ([`Inner::create`]).
+type EarlyOpen = std::pin::Pin<Box<dyn Future<Output = Result<File, SmbError>> + Send>>;
+
 impl Drop for Change<'_> {
     fn drop(&mut self) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -1022,14 +1025,14 @@ impl Inner {
         size != now.size || (size, mtime) == UNKNOWN_TO_KERNEL
     }
 
-    async fn create(
+    /// What a create asks the server for: the checked name, the SMB path and the options.
+    fn create_request(
         &self,
         parent: u64,
         name: &OsStr,
         mode: u32,
         flags: i32,
-    ) -> R<(FileAttr, Duration, u64)> {
-        let _change = self.change();
+    ) -> R<(String, String, OpenOptions)> {
         self.ro()?;
         let name = self.name(name)?;
         let rel = self.child(parent, &name)?;
@@ -1047,23 +1050,44 @@ impl Inner {
         if mode & 0o222 == 0 {
             o.attributes = fscc::attributes::READONLY;
         }
+        Ok((name, path, o))
+    }
+
+    /// Create a file. `early`: the CREATE already sent (from the FUSE thread, see
+    /// [`Tree::open_indexed_now`]) on the connection of that generation; lost with its
+    /// connection, it is sent again as usual. The change began when the request was made
+    /// (`changes` counted then).
+    async fn create(
+        &self,
+        parent: u64,
+        (name, path, o): (String, String, OpenOptions),
+        early: Option<(EarlyOpen, u64)>,
+    ) -> R<(FileAttr, Duration, u64)> {
+        let _change = Change(&self.changes);
         let (p, or) = (path.as_str(), &o);
         // With `serverino`, the file id (for stable inode numbers) comes in the same round trip.
         let serverino = self.cfg.serverino;
-        let file = self
-            .on_tree(|t| async move {
+        let again = || {
+            self.on_tree(|t| async move {
                 if serverino {
                     t.open_indexed(p, or).await
                 } else {
                     t.open(p, or).await
                 }
             })
-            .await
-            .map_err(|e| {
-                // EEXIST and the like: someone else changed the directory.
-                self.known().forget(parent);
-                err(e)
-            })?;
+        };
+        let (file, generation) = match early {
+            Some((sent, g)) => match sent.await {
+                Err(e) if e.is_disconnect() => (again().await, None),
+                r => (r, Some(g)),
+            },
+            None => (again().await, None),
+        };
+        let file = file.map_err(|e| {
+            // EEXIST and the like: someone else changed the directory.
+            self.known().forget(parent);
+            err(e)
+        })?;
         self.known().added(parent, &name);
         let info = file.info().clone();
         let mut s = Self::stat_of(&info);
@@ -1081,7 +1105,8 @@ impl Inner {
             durable: o.durable,
             ..OpenOptions::read()
         };
-        let file = FileSlot::new(file, self.tree().1, path, o);
+        let generation = generation.unwrap_or_else(|| self.tree().1);
+        let file = FileSlot::new(file, generation, path, o);
         let fh = self.handles.insert(Handle::File {
             file,
             ra: None,
@@ -1188,7 +1213,38 @@ impl Inner {
             Ok(t) => t,
             Err(e) => return Some(Err(Errno::from_i32(e))),
         };
-        self.write_launch(rt, ino, h, wb, ticket, offset, data.to_vec());
+        let Handle::File { file: slot, .. } = &*h else {
+            return Some(Err(Errno::EBADF));
+        };
+        // The WRITE goes on the wire from this thread (no wake-up of a runtime thread before
+        // it leaves); a task waits for its outcome.
+        let Some(sent) = slot.get().0.write_now(offset, data) else {
+            self.write_launch(rt, ino, h, wb, ticket, offset, data.to_vec());
+            return Some(Ok(n));
+        };
+        let fs = self.clone();
+        let data = data.to_vec();
+        rt.spawn(async move {
+            let r = match sent.await {
+                // Lost with the connection: the usual path reconnects, reopens and resends.
+                Err(e) if e.is_disconnect() => {
+                    let Handle::File { file: slot, .. } = &*h else {
+                        return;
+                    };
+                    let d = data.as_slice();
+                    fs.on_file(slot, |f| async move { f.write_at(offset, d).await })
+                        .await
+                }
+                r => r,
+            }
+            .map_err(|e| {
+                tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
+                errno::from_error(&e)
+            });
+            wb.done(ticket, r);
+            drop(fs.change());
+        });
+        self.lock().invalidate(ino);
         Some(Ok(n))
     }
 
@@ -1262,10 +1318,6 @@ impl Inner {
         Ok(h)
     }
 
-    async fn flush(&self, fh: u64) -> R<()> {
-        self.settle(fh).await.map(|_| ())
-    }
-
     async fn fsync(&self, fh: u64) -> R<()> {
         let h = self.settle(fh).await?;
         if !self.cfg.strictsync || self.cfg.readonly {
@@ -1278,20 +1330,6 @@ impl Inner {
                 .map_err(err),
             _ => Err(Errno::EBADF),
         }
-    }
-
-    async fn release(&self, fh: u64) -> R<()> {
-        let _change = self.change();
-        let settled = self.settle(fh).await;
-        let closed = match self.handles.remove(fh).as_deref() {
-            // A handle lost with its connection has nothing left to close on the server.
-            Some(Handle::File { file, .. }) => match file.get().0.close().await {
-                Err(e) if e.is_disconnect() => Ok(()),
-                r => r.map(|_| ()).map_err(err),
-            },
-            _ => Ok(()),
-        };
-        settled.and(closed)
     }
 
     /// A directory's listing: fetched ahead by a tree walk if it was (see [`dirahead`]), else
@@ -1727,13 +1765,15 @@ impl Filesystem for SmbFs {
         reply: ReplyEmpty,
     ) {
         // close(2): everything written through this handle must have landed, and a failed write
-        // is reported here so the program's close() sees it.
-        self.spawn(|fs| async move {
-            match fs.flush(fh.0).await {
+        // is reported here so the program's close() sees it. Answered from this thread when
+        // nothing is in flight, else by whichever thread lands the last write: no task.
+        match self.inner.handles.get(fh.0).as_deref() {
+            Some(Handle::File { wb, .. }) => wb.when_drained(move |r| match r {
                 Ok(()) => reply.ok(),
-                Err(e) => reply.error(e),
-            }
-        });
+                Err(e) => reply.error(Errno::from_i32(e)),
+            }),
+            _ => reply.ok(),
+        }
     }
 
     fn release(
@@ -1746,10 +1786,26 @@ impl Filesystem for SmbFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.spawn(|fs| async move {
-            match fs.release(fh.0).await {
+        // Once the handle's writes have landed (at once, as a rule: flush waited for them),
+        // the CLOSE is sent from the thread that sees it, without a task; its answer is not
+        // waited for (the kernel does not wait for release either).
+        let Some(h) = self.inner.handles.get(fh.0) else {
+            return reply.ok();
+        };
+        let Handle::File { wb, .. } = &*h else {
+            self.inner.handles.remove(fh.0);
+            return reply.ok();
+        };
+        let fs = self.inner.clone();
+        let rt = self.rt.clone();
+        wb.when_drained(move |r| {
+            let _change = fs.change();
+            if let Some(Handle::File { file, .. }) = fs.handles.remove(fh.0).as_deref() {
+                file.get().0.close_soon(&rt);
+            }
+            match r {
                 Ok(()) => reply.ok(),
-                Err(e) => reply.error(e),
+                Err(e) => reply.error(Errno::from_i32(e)),
             }
         });
     }
@@ -1919,9 +1975,24 @@ impl Filesystem for SmbFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let name = name.to_owned();
+        let fs = &self.inner;
+        let req = match fs.create_request(parent.0, name, mode & !umask, flags) {
+            Ok(r) => r,
+            Err(e) => return reply.error(e),
+        };
+        // The change begins now (see `create`).
+        fs.changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // With `serverino` (the default), the CREATE leaves from this thread, before a runtime
+        // thread is woken for the task that waits for its answer.
+        let early = if fs.cfg.serverino {
+            let (t, g) = fs.tree();
+            t.open_indexed_now(&req.1, &req.2)
+                .map(|f| (Box::pin(f) as EarlyOpen, g))
+        } else {
+            None
+        };
         self.spawn(|fs| async move {
-            match fs.create(parent.0, &name, mode & !umask, flags).await {
+            match fs.create(parent.0, req, early).await {
                 Ok((a, ttl, fh)) => {
                     reply.created(&ttl, &a, Generation(0), FileHandle(fh), fs.fopen_flags())
                 }
