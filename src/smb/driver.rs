@@ -120,6 +120,9 @@ struct OutQueue {
     wr: Option<Arc<OwnedWriteHalf>>,
 }
 
+/// Largest frame a caller writes itself ([`Conn::put`]); larger ones go to the writer task.
+const DIRECT_MAX: usize = 256 << 10;
+
 /// Most frames queued for the writer before callers wait (and, after a whole request timeout,
 /// declare the server stuck).
 const OUT_QUEUE_MAX: usize = 64;
@@ -424,6 +427,16 @@ impl Conn {
             // The writer task has frames to write (or is about to look): this one goes after
             // them, and it will find it before it stops.
             q.frames.push_back((buf, at));
+            return Ok(());
+        }
+        if buf.len() - at > DIRECT_MAX {
+            // A bulk frame would hold the queue lock (and stall other senders, runtime threads
+            // among them) for as long as the kernel takes to copy megabytes: the writer task
+            // writes it, as it waits for the socket without blocking a thread.
+            q.frames.push_back((buf, at));
+            q.busy = true;
+            drop(q);
+            self.out.ready.notify_one();
             return Ok(());
         }
         loop {
