@@ -67,6 +67,14 @@ impl Response {
 
 type Waker = oneshot::Sender<Result<Response>>;
 
+/// A frame on its way: a receiver and the command of each message, and the bytes as sent when
+/// the caller asked for them (the pre-auth hash needs them).
+type Outgoing = (
+    Vec<oneshot::Receiver<Result<Response>>>,
+    Vec<Command>,
+    Vec<u8>,
+);
+
 /// A frame sent by [`Conn::send_now`], whose responses are still to come.
 pub struct Sent {
     conn: Arc<Conn>,
@@ -268,11 +276,7 @@ impl Conn {
         encrypt_tree: bool,
         force_sign: bool,
         keep_copy: bool,
-    ) -> Result<(
-        Vec<oneshot::Receiver<Result<Response>>>,
-        Vec<Command>,
-        Vec<u8>,
-    )> {
+    ) -> Result<Outgoing> {
         let charge = frame.charge();
         let first = frame
             .slots
@@ -345,7 +349,6 @@ impl Conn {
     }
 
     /// Stamp ids (credits already taken), sign or seal, and put the frame on the wire.
-    #[allow(clippy::type_complexity)]
     fn stamp_and_put(
         &self,
         mut frame: OutFrame,
@@ -353,11 +356,7 @@ impl Conn {
         encrypt_tree: bool,
         force_sign: bool,
         keep_copy: bool,
-    ) -> Result<(
-        Vec<oneshot::Receiver<Result<Response>>>,
-        Vec<Command>,
-        Vec<u8>,
-    )> {
+    ) -> Result<Outgoing> {
         let charge = frame.charge();
         let mut rxs = Vec::with_capacity(frame.slots.len());
         let commands: Vec<Command> = frame.slots.iter().map(|s| s.command).collect();
@@ -413,9 +412,9 @@ impl Conn {
         Ok((rxs, commands, sent))
     }
 
-    /// Put a whole frame (`buf[at..]`) on the wire. With nothing queued ahead of it, it is
-    /// written from this thread, and queued only if the socket does not take all of it; else it
-    /// queues behind the others. Never waits, so frames never interleave and none is cut short
+    /// Put a whole frame (`buf[at..]`) on the wire. With nothing queued ahead of it, a frame of
+    /// at most [`DIRECT_MAX`] is written from this thread, and queued only if the socket does not
+    /// take all of it; else it queues behind the others. Never waits, so frames never interleave and none is cut short
     /// by a caller that gives up.
     fn put(&self, buf: Vec<u8>, mut at: usize) -> Result<()> {
         let mut q = self.out.lock();
@@ -429,17 +428,10 @@ impl Conn {
             q.frames.push_back((buf, at));
             return Ok(());
         }
-        if buf.len() - at > DIRECT_MAX {
-            // A bulk frame would hold the queue lock (and stall other senders, runtime threads
-            // among them) for as long as the kernel takes to copy megabytes: the writer task
-            // writes it, as it waits for the socket without blocking a thread.
-            q.frames.push_back((buf, at));
-            q.busy = true;
-            drop(q);
-            self.out.ready.notify_one();
-            return Ok(());
-        }
-        loop {
+        // A bulk frame (over DIRECT_MAX) would hold the queue lock, and stall other senders,
+        // runtime threads among them, for as long as the kernel takes to copy megabytes: the
+        // writer task writes it, as it waits for the socket without blocking a thread.
+        while buf.len() - at <= DIRECT_MAX {
             match wr.try_write(&buf[at..]) {
                 Ok(0) => {
                     drop(q);
