@@ -558,6 +558,28 @@ fn index_query() -> QueryInfoRequest {
     }
 }
 
+/// A successful CREATE's response, decoded.
+fn create_answer(r: Response) -> Result<CreateResponse> {
+    let r = r.ok()?;
+    CreateResponse::decode(&r.msg).map_err(Error::decode(Command::CREATE))
+}
+
+/// A CLOSE of `id` that asks for no attributes back ([`FileId::COMPOUND`]: the handle a
+/// related CREATE opened).
+fn close_req(id: FileId) -> CloseRequest {
+    CloseRequest {
+        flags: 0,
+        file_id: id,
+    }
+}
+
+/// Ask a CREATE for the file's on-disk id (SMB2_CREATE_QUERY_ON_DISK_ID, MS-SMB2 2.2.13.2.9);
+/// [`disk_file_id`] reads the answer.
+fn ask_disk_file_id(req: &mut CreateRequest) {
+    req.contexts
+        .push(CreateContext::new(context_name::QUERY_ON_DISK_ID, vec![]));
+}
+
 /// The DiskFileId of a CREATE response's SMB2_CREATE_QUERY_ON_DISK_ID context (its first 8
 /// bytes, MS-SMB2 2.2.14.2.9), if the server answered it.
 fn disk_file_id(c: &CreateResponse) -> Option<u64> {
@@ -971,8 +993,7 @@ impl Tree {
         }
         let mut f = self.frame();
         f.push(&req, self.inner.id);
-        let resp = one(self.call(f).await?)?.ok()?;
-        let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
+        let c = create_answer(one(self.call(f).await?)?)?;
         Ok(self.file_from(c, wish, None))
     }
 
@@ -980,7 +1001,7 @@ impl Tree {
     /// uses) asked for in the same request: the SMB2_CREATE_QUERY_ON_DISK_ID context
     /// (MS-SMB2 2.2.13.2.9), whose answer (2.2.14.2.9) begins with the 8-byte DiskFileId. Samba
     /// fills it, as FileInternalInformation's IndexNumber, from its file id of the file (the
-    /// live test `qfid_matches_file_internal_information` checks they agree). It costs the
+    /// live test `open_indexed_gives_the_index_stat_gives` checks they agree). It costs the
     /// server less than a compounded QUERY_INFO, which also reads the file's DOS attributes. A
     /// server that does not answer the context is asked with QUERY_INFO.
     pub async fn open_indexed(&self, path: &str, o: &OpenOptions) -> Result<File> {
@@ -1015,16 +1036,14 @@ impl Tree {
         if let Some(w) = &wish {
             w.add_to(&mut req, None);
         }
-        req.contexts
-            .push(CreateContext::new(context_name::QUERY_ON_DISK_ID, vec![]));
+        ask_disk_file_id(&mut req);
         let mut f = self.frame();
         f.push(&req, self.inner.id);
         (f, wish)
     }
 
     async fn indexed_answer(&self, resp: Response, wish: Option<DurableWish>) -> Result<File> {
-        let resp = resp.ok()?;
-        let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
+        let c = create_answer(resp)?;
         let disk_id = disk_file_id(&c);
         let file = self.file_from(c, wish, None);
         let index = match disk_id {
@@ -1052,8 +1071,7 @@ impl Tree {
         wish.add_to(&mut req, Some(token.file_id));
         let mut f = self.frame();
         f.push(&req, self.inner.id);
-        let resp = one(self.call(f).await?)?.ok()?;
-        let c = CreateResponse::decode(&resp.msg).map_err(Error::decode(Command::CREATE))?;
+        let c = create_answer(one(self.call(f).await?)?)?;
         Ok(self.file_from(c, Some(wish), Some(token)))
     }
 
@@ -1126,20 +1144,12 @@ impl Tree {
         let mut f = self.frame();
         f.push(&self.create_req(path, o), self.inner.id);
         f.push(middle, self.inner.id);
-        f.push(
-            &CloseRequest {
-                flags: 0,
-                file_id: FileId::COMPOUND,
-            },
-            self.inner.id,
-        );
+        f.push(&close_req(FileId::COMPOUND), self.inner.id);
         let mut rs = self.call(f).await?.into_iter();
         let (Some(c), Some(m), Some(_close)) = (rs.next(), rs.next(), rs.next()) else {
             return Err(Error::Disconnected("compound answered partly".into()));
         };
-        let c = c.ok()?;
-        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
-        Ok((c, m))
+        Ok((create_answer(c)?, m))
     }
 
     /// CREATE asking for the on-disk id (see [`open_indexed`](Self::open_indexed)) + CLOSE,
@@ -1147,23 +1157,15 @@ impl Tree {
     /// number, in one round trip.
     async fn open_close_indexed(&self, path: &str, o: &OpenOptions) -> Result<FileInfo> {
         let mut req = self.create_req(path, o);
-        req.contexts
-            .push(CreateContext::new(context_name::QUERY_ON_DISK_ID, vec![]));
+        ask_disk_file_id(&mut req);
         let mut f = self.frame();
         f.push(&req, self.inner.id);
-        f.push(
-            &CloseRequest {
-                flags: 0,
-                file_id: FileId::COMPOUND,
-            },
-            self.inner.id,
-        );
+        f.push(&close_req(FileId::COMPOUND), self.inner.id);
         let mut rs = self.call(f).await?.into_iter();
         let (Some(c), Some(_close)) = (rs.next(), rs.next()) else {
             return Err(Error::Disconnected("compound answered partly".into()));
         };
-        let c = c.ok()?;
-        let c = CreateResponse::decode(&c.msg).map_err(Error::decode(Command::CREATE))?;
+        let c = create_answer(c)?;
         let mut info = FileInfo::from_create(&c);
         info.file_index = disk_file_id(&c);
         Ok(info)
@@ -1220,13 +1222,7 @@ impl Tree {
         f.push(&self.create_req(path, &o), self.inner.id);
         f.push(&query(QueryDirectoryRequest::RESTART_SCANS), self.inner.id);
         f.push(&query(0), self.inner.id);
-        f.push(
-            &CloseRequest {
-                flags: 0,
-                file_id: FileId::COMPOUND,
-            },
-            self.inner.id,
-        );
+        f.push(&close_req(FileId::COMPOUND), self.inner.id);
         let mut rs = self.call(f).await?.into_iter();
         let (Some(c), Some(q1), Some(q2), Some(_close)) =
             (rs.next(), rs.next(), rs.next(), rs.next())
@@ -1469,14 +1465,9 @@ impl Drop for FileInner {
             let id = self.id;
             if let Ok(h) = tokio::runtime::Handle::try_current() {
                 h.spawn(async move {
-                    let f = OutFrame::single(
-                        &CloseRequest {
-                            flags: 0,
-                            file_id: id,
-                        },
-                        tree.inner.id,
-                    );
-                    let _ = tree.call(f).await;
+                    let _ = tree
+                        .call(OutFrame::single(&close_req(id), tree.inner.id))
+                        .await;
                 });
             }
         }
@@ -1747,27 +1738,14 @@ impl File {
         if self.inner.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let t = &self.inner.tree;
-        let f = OutFrame::single(
-            &CloseRequest {
-                flags: 0,
-                file_id: self.inner.id,
-            },
-            t.inner.id,
-        );
+        let (t, id) = (&self.inner.tree, self.inner.id);
         // Some(_): sent, or failed with the connection; the response is dropped unread.
-        if t.send_now(f).is_none() {
+        if t.send_now(OutFrame::single(&close_req(id), t.inner.id))
+            .is_none()
+        {
             let t = t.clone();
-            let id = self.inner.id;
             rt.spawn(async move {
-                let f = OutFrame::single(
-                    &CloseRequest {
-                        flags: 0,
-                        file_id: id,
-                    },
-                    t.inner.id,
-                );
-                if let Err(e) = t.call(f).await {
+                if let Err(e) = t.call(OutFrame::single(&close_req(id), t.inner.id)).await {
                     tracing::debug!(error = %e, "close failed");
                 }
             });
