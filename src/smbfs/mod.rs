@@ -1231,18 +1231,11 @@ impl Inner {
                     let Handle::File { file: slot, .. } = &*h else {
                         return;
                     };
-                    let d = data.as_slice();
-                    fs.on_file(slot, |f| async move { f.write_at(offset, d).await })
-                        .await
+                    fs.write_through(slot, offset, &data).await
                 }
                 r => r,
-            }
-            .map_err(|e| {
-                tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
-                errno::from_error(&e)
-            });
-            wb.done(ticket, r);
-            drop(fs.change());
+            };
+            fs.landed(&wb, ticket, offset, r);
         });
         self.lock().invalidate(ino);
         Some(Ok(n))
@@ -1295,18 +1288,38 @@ impl Inner {
             let Handle::File { file: slot, .. } = &*h else {
                 return;
             };
-            let d = data.as_slice();
-            let r = fs
-                .on_file(slot, |f| async move { f.write_at(offset, d).await })
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
-                    errno::from_error(&e)
-                });
-            wb.done(ticket, r);
-            drop(fs.change());
+            let r = fs.write_through(slot, offset, &data).await;
+            fs.landed(&wb, ticket, offset, r);
         });
         self.lock().invalidate(ino);
+    }
+
+    /// A write on the handle's file, reconnecting and reopening it after a lost connection.
+    async fn write_through(
+        &self,
+        slot: &FileSlot,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), SmbError> {
+        self.on_file(slot, |f| async move { f.write_at(offset, data).await })
+            .await
+    }
+
+    /// A write's outcome: logged if it failed, and handed to the handle's write-behind (where
+    /// a later write, flush, fsync or release reports it).
+    fn landed(
+        &self,
+        wb: &writebehind::WriteBehind,
+        ticket: writebehind::Ticket,
+        offset: u64,
+        r: Result<(), SmbError>,
+    ) {
+        let r = r.map_err(|e| {
+            tracing::warn!(error = %e, offset, "write failed; reported at the next flush");
+            errno::from_error(&e)
+        });
+        wb.done(ticket, r);
+        drop(self.change());
     }
 
     /// Wait for this handle's writes; report a failure among them.
@@ -1488,6 +1501,14 @@ impl SmbFs {
 }
 
 /// Start a background task on the current runtime (read-ahead fetches outlive the read).
+/// Answer the kernel with a write-behind outcome (`Err(errno)`).
+fn answer(reply: ReplyEmpty, r: Result<(), i32>) {
+    match r {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(Errno::from_i32(e)),
+    }
+}
+
 fn self_spawn(f: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(f);
 }
@@ -1768,10 +1789,7 @@ impl Filesystem for SmbFs {
         // is reported here so the program's close() sees it. Answered from this thread when
         // nothing is in flight, else by whichever thread lands the last write: no task.
         match self.inner.handles.get(fh.0).as_deref() {
-            Some(Handle::File { wb, .. }) => wb.when_drained(move |r| match r {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(Errno::from_i32(e)),
-            }),
+            Some(Handle::File { wb, .. }) => wb.when_drained(move |r| answer(reply, r)),
             _ => reply.ok(),
         }
     }
@@ -1803,10 +1821,7 @@ impl Filesystem for SmbFs {
             if let Some(Handle::File { file, .. }) = fs.handles.remove(fh.0).as_deref() {
                 file.get().0.close_soon(&rt);
             }
-            match r {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(Errno::from_i32(e)),
-            }
+            answer(reply, r);
         });
     }
 
