@@ -1161,6 +1161,89 @@ fn fuse_file_io() {
     drop(g);
 }
 
+/// A reader sees what other handles of the mount wrote before it read: write-only handles
+/// bypass the kernel's page cache and are answered before their WRITE lands (write-behind), and
+/// the reader's own read-ahead holds chunks fetched before; none of these may serve old bytes.
+#[test]
+fn fuse_readers_see_other_handles_writes() {
+    let Some(srv) = start() else { return };
+    let root = srv.share_dir("share");
+    let mnt = mountpoint(&srv, "coherent");
+    let _m = mount(&srv, "share", &mnt, "");
+    let f = mnt.join("coherent.bin");
+    // 3 MiB and a partial page: the reader's kernel caches that last page too.
+    let mut want = pattern((3 << 20) + 123, 21);
+    ok(fs::write(&f, &want), "write coherent.bin");
+
+    let reader = ok(File::open(&f), "open for reading");
+    let mut buf = vec![0u8; 256 << 10];
+    ok(reader.read_exact_at(&mut buf, 0), "read the first 256 KiB");
+    assert_eq!(buf, want[..256 << 10], "first 256 KiB");
+
+    // Overwrite ahead of the reader (inside what its read-ahead fetched), write-only.
+    let writer = ok(OpenOptions::new().write(true).open(&f), "open write-only");
+    let patch = pattern(100 << 10, 22);
+    let at = (1 << 20) + (1 << 19);
+    ok(
+        writer.write_all_at(&patch, at as u64),
+        "overwrite at 1.5 MiB",
+    );
+    want[at..at + patch.len()].copy_from_slice(&patch);
+    let mut got = vec![0u8; patch.len()];
+    ok(reader.read_exact_at(&mut got, at as u64), "read at 1.5 MiB");
+    assert!(
+        got == patch,
+        "the reader read old bytes at 1.5 MiB after the write returned"
+    );
+
+    // Append behind the reader's end of file, as `tail -f` reads a log.
+    let mut tail = vec![0u8; 123];
+    ok(
+        reader.read_exact_at(&mut tail, 3 << 20),
+        "read the partial last page",
+    );
+    let mut app = ok(
+        OpenOptions::new().append(true).open(&f),
+        "open O_WRONLY|O_APPEND",
+    );
+    let more = pattern(5000, 23);
+    ok(app.write_all(&more), "append 5000 bytes");
+    want.extend_from_slice(&more);
+    let mut got = vec![0u8; 5123];
+    ok(
+        reader.read_exact_at(&mut got, 3 << 20),
+        "read across the old end of file",
+    );
+    assert!(
+        got == want[3 << 20..],
+        "the reader read zeros or old bytes across the old end of file"
+    );
+
+    // Truncate and extend through the write-only handle: the reader reads the hole.
+    ok(writer.set_len(1 << 20), "ftruncate to 1 MiB");
+    ok(writer.set_len(want.len() as u64), "ftruncate back");
+    want[1 << 20..].fill(0);
+    let mut got = vec![0u8; 64 << 10];
+    ok(
+        reader.read_exact_at(&mut got, 2 << 20),
+        "read at 2 MiB after truncation",
+    );
+    assert!(
+        got.iter().all(|&b| b == 0),
+        "the reader read bytes the truncation removed"
+    );
+    drop((writer, app));
+    let mut all = Vec::new();
+    ok(
+        io::Read::read_to_end(&mut &reader, &mut all),
+        "read the whole file",
+    );
+    assert!(all == want, "the whole file through the reader");
+    drop(reader);
+    assert_bytes(&root.join("coherent.bin"), &want, "server copy");
+    assert_bytes(&f, &want, "a new open");
+}
+
 /// unlink, mkdir, rmdir, rename (plain, over a file, directories with children), errno of every
 /// namespace error, mfsymlinks symlinks, ENOSPC.
 #[test]

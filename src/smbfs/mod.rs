@@ -102,7 +102,7 @@ enum Handle {
     /// `wb`: write-behind state for handles that write.
     File {
         file: FileSlot,
-        ra: Option<readahead::ReadAhead>,
+        ra: Option<Arc<readahead::ReadAhead>>,
         wb: Arc<writebehind::WriteBehind>,
     },
     Dir {
@@ -139,8 +139,10 @@ struct Inner {
     /// they never see that moment, as POSIX rename is atomic.
     replacing: tokio::sync::RwLock<()>,
     /// Write-behind queues of the handles that wrote to each inode: getattr drains them first
-    /// so the size it reports includes every write the kernel has made (it trusts our size).
-    writers: Mutex<HashMap<u64, Vec<std::sync::Weak<writebehind::WriteBehind>>>>,
+    /// so the size it reports includes every write the kernel has made (it trusts our size),
+    /// and reads through other handles wait for them. Also the read-ahead of the handles
+    /// reading each inode, which writes mark stale.
+    writers: Mutex<HashMap<u64, Writers>>,
     /// Is the mount still attached? A `hard` mount stops waiting for the server once it is not
     /// (`umount -l`), so the programs blocked on it get EIO and the daemon can exit.
     still_mounted: std::sync::OnceLock<MountedCheck>,
@@ -153,6 +155,14 @@ struct Inner {
     /// Changes made through the mount (names, sizes, times), counted when each starts and
     /// ends: a listing fetched ahead across one is not used.
     changes: std::sync::atomic::AtomicU64,
+}
+
+/// The handles writing to one inode, and the read-ahead of those reading it, which every write
+/// and truncation through the mount marks stale ([`readahead::ReadAhead::changed`]).
+#[derive(Default)]
+struct Writers {
+    list: Vec<std::sync::Weak<writebehind::WriteBehind>>,
+    readers: Vec<std::sync::Weak<readahead::ReadAhead>>,
 }
 
 /// Counts a change when made and when dropped (see [`Inner::changes`]).
@@ -432,7 +442,7 @@ impl Inner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&ino)
-            .is_some_and(|l| l.iter().any(|w| w.strong_count() > 0))
+            .is_some_and(|w| w.list.iter().any(|w| w.strong_count() > 0))
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, known::Known> {
@@ -568,25 +578,54 @@ impl Inner {
     /// Wait for the queued writes of every handle writing to `ino` (their errors stay queued
     /// for the writer's next write, flush or fsync). Were there any?
     async fn settle_writers(&self, ino: u64) -> bool {
-        let writers: Vec<_> = {
-            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
-            let live = w
-                .get(&ino)
-                .map(|l| l.iter().filter_map(|x| x.upgrade()).collect())
-                .unwrap_or_default();
-            if let Some(l) = w.get_mut(&ino) {
-                l.retain(|x| x.strong_count() > 0);
-                if l.is_empty() {
-                    w.remove(&ino);
-                }
-            }
-            live
-        };
+        let writers = self.writers_of(ino);
         let any = !writers.is_empty();
         for wb in writers {
             wb.settle().await;
         }
         any
+    }
+
+    /// The live write-behind queues of `ino`.
+    fn writers_of(&self, ino: u64) -> Vec<Arc<writebehind::WriteBehind>> {
+        let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = w.get_mut(&ino) else {
+            return Vec::new();
+        };
+        let live: Vec<_> = e.list.iter().filter_map(|x| x.upgrade()).collect();
+        e.list.retain(|x| x.strong_count() > 0);
+        e.readers.retain(|x| x.strong_count() > 0);
+        if e.list.is_empty() && e.readers.is_empty() {
+            w.remove(&ino);
+        }
+        live
+    }
+
+    /// A handle reading `ino` with `ra` is released: writes need not mark it any more.
+    fn forget_reader(&self, ino: u64, ra: &Arc<readahead::ReadAhead>) {
+        let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = w.get_mut(&ino) {
+            e.readers
+                .retain(|r| r.strong_count() > 0 && !std::ptr::eq(r.as_ptr(), Arc::as_ptr(ra)));
+            e.list.retain(|x| x.strong_count() > 0);
+            if e.list.is_empty() && e.readers.is_empty() {
+                w.remove(&ino);
+            }
+        }
+    }
+
+    /// The contents of `ino` change through the mount (a write, a truncation): what other
+    /// handles read ahead of it is stale.
+    fn contents_change(w: &mut HashMap<u64, Writers>, ino: u64) -> &mut Writers {
+        let e = w.entry(ino).or_default();
+        e.readers.retain(|r| match r.upgrade() {
+            Some(ra) => {
+                ra.changed();
+                true
+            }
+            None => false,
+        });
+        e
     }
 
     async fn getattr(&self, ino: u64) -> R<(FileAttr, Duration)> {
@@ -629,6 +668,10 @@ impl Inner {
         };
         let path = path.as_str();
         if let Some(len) = size {
+            Self::contents_change(
+                &mut self.writers.lock().unwrap_or_else(|p| p.into_inner()),
+                ino,
+            );
             match open_file {
                 Some(slot) => self
                     .on_file(slot, |f| async move { f.set_len(len).await })
@@ -973,7 +1016,14 @@ impl Inner {
         }
         let direct = flags & libc::O_TRUNC == 0 && self.changed_on_server(ino, file.info());
         tracing::trace!(ino, path, size = file.info().size, direct, "opened");
-        let ra = (!write && !self.cfg.direct_io).then(readahead::ReadAhead::default);
+        let ra = (!write && !self.cfg.direct_io).then(|| {
+            let ra = Arc::<readahead::ReadAhead>::default();
+            let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let readers = &mut w.entry(ino).or_default().readers;
+            readers.retain(|r| r.strong_count() > 0);
+            readers.push(Arc::downgrade(&ra));
+            ra
+        });
         let file = FileSlot::new(file, self.tree().1, path, o);
         let fh = self.handles.insert(Handle::File {
             file,
@@ -1115,13 +1165,21 @@ impl Inner {
         Ok((self.attr(ino, &s), self.ttl(&s), fh))
     }
 
-    async fn read(&self, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
+    async fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
         let Handle::File { file: slot, ra, wb } = &*h else {
             return Err(Errno::EBADF);
         };
-        // A read sees every write made through this handle before it.
+        // A read sees every write made through this handle before it, and every write made
+        // through the mount that was answered before it: other handles' too, which the kernel
+        // no longer has in its page cache when they bypass it (write-only handles), and which
+        // may still be on their way to the server (write-behind).
         wb.drain().await.map_err(Errno::from_i32)?;
+        // Taken before waiting: a write that starts while this one waits marks it again.
+        let seen = ra.as_ref().map(|ra| ra.changes());
+        for other in self.writers_of(ino) {
+            other.settle().await;
+        }
         let direct = || async {
             self.on_file(
                 slot,
@@ -1138,6 +1196,10 @@ impl Inner {
                 .map_err(|e| errno::from_error(&e))
         };
         let file = slot.get().0;
+        // Chunks fetched before the file last changed through the mount are stale.
+        if let Some(seen) = seen {
+            ra.catch_up(seen);
+        }
         let plan = ra.plan(offset, u64::from(size), slot.info().size);
         if plan.direct {
             return direct().await;
@@ -1257,7 +1319,7 @@ impl Inner {
         let n = u32::try_from(len).map_err(|_| Errno::EINVAL)?;
         {
             let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
-            let list = w.entry(ino).or_default();
+            let list = &mut Self::contents_change(&mut w, ino).list;
             if !list
                 .iter()
                 .any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(&wb)))
@@ -1735,7 +1797,7 @@ impl Filesystem for SmbFs {
         reply: ReplyData,
     ) {
         self.spawn(|fs| async move {
-            match fs.read(fh.0, offset, size).await {
+            match fs.read(ino.0, fh.0, offset, size).await {
                 Ok(d) => {
                     if d.len() < size as usize {
                         // The kernel takes a short read of a cached file as its end (and
@@ -1797,7 +1859,7 @@ impl Filesystem for SmbFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -1810,10 +1872,13 @@ impl Filesystem for SmbFs {
         let Some(h) = self.inner.handles.get(fh.0) else {
             return reply.ok();
         };
-        let Handle::File { wb, .. } = &*h else {
+        let Handle::File { wb, ra, .. } = &*h else {
             self.inner.handles.remove(fh.0);
             return reply.ok();
         };
+        if let Some(ra) = ra {
+            self.inner.forget_reader(ino.0, ra);
+        }
         let fs = self.inner.clone();
         let rt = self.rt.clone();
         wb.when_drained(move |r| {

@@ -8,6 +8,7 @@
 //! Memory per file is bounded by the window plus the chunk being consumed.
 use bytes::Bytes;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -26,6 +27,8 @@ struct State {
     seq_end: u64,
     /// Chunks to keep in flight ahead of the reader (0 = random access, no read-ahead).
     window: u64,
+    /// [`ReadAhead::changes`] when the chunks held were planned.
+    seen: u64,
 }
 
 /// What the caller must do after [`ReadAhead::plan`]: start these fetches, then wait on `needed`.
@@ -40,6 +43,8 @@ pub struct Plan {
 #[derive(Default)]
 pub struct ReadAhead {
     state: Mutex<State>,
+    /// Changes of the file through other handles ([`ReadAhead::changed`]).
+    changes: AtomicU64,
 }
 
 impl ReadAhead {
@@ -106,6 +111,28 @@ impl ReadAhead {
         plan
     }
 
+    /// The file changed through another handle (a write, a truncation): what is held may be
+    /// stale from the next [`catch_up`](Self::catch_up) on.
+    pub fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many changes have been seen so far; taken before a read waits for other handles'
+    /// writes, and handed to [`catch_up`](Self::catch_up) after.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Drop the chunks planned before change number `seen`: their bytes may predate it. A change
+    /// after `seen` is caught at the next read.
+    pub fn catch_up(&self, seen: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.seen != seen {
+            st.seen = seen;
+            st.chunks.clear();
+        }
+    }
+
     /// Drop everything (the file was written through another path, or an error).
     pub fn clear(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,6 +175,34 @@ pub fn assemble(parts: &[(u64, Bytes)], off: u64, len: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_elsewhere_drops_what_was_fetched_before_it() {
+        let ra = ReadAhead::default();
+        let size = 100 * CHUNK;
+        let seen = ra.changes();
+        ra.catch_up(seen);
+        let p = ra.plan(0, 131072, size);
+        assert_eq!(p.to_fetch.len(), 3);
+        // Nothing changed: the next read is served from what is held.
+        ra.catch_up(ra.changes());
+        let p = ra.plan(131072, 131072, size);
+        assert!(
+            p.to_fetch.iter().all(|(at, _)| *at > 2 * CHUNK),
+            "held chunks kept"
+        );
+        // Another handle writes while this read waits for it: the read took `seen` before, so
+        // the held chunks go and are fetched again (after the write landed).
+        let seen = ra.changes();
+        ra.changed();
+        ra.catch_up(seen);
+        assert!(ra.held() > 0, "not yet: the change came after `seen`");
+        ra.catch_up(ra.changes());
+        assert_eq!(ra.held(), 0, "chunks fetched before the change are dropped");
+        let p = ra.plan(262144, 131072, size);
+        assert!(p.to_fetch.iter().any(|(at, _)| *at == 0), "fetched again");
+        assert!(!p.direct, "still sequential: the window is kept");
+    }
 
     #[test]
     fn sequential_reads_grow_the_window_and_random_ones_collapse_it() {
