@@ -37,7 +37,7 @@ use crate::smb::wire::set_info::SetInfoRequest;
 use crate::smb::wire::tree_connect::{
     TreeConnectRequest, TreeConnectResponse, TreeDisconnectRequest,
 };
-use crate::smb::wire::write::{WriteRequest, WriteResponse};
+use crate::smb::wire::write::{WriteHead, WriteRequest, WriteResponse};
 use crate::smb::wire::{Command, FileId, NtStatus, RequestBody, SessionId, TreeId};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -1609,6 +1609,37 @@ impl File {
         for (i, part) in data.chunks(chunk).enumerate() {
             let frame = self.write_frame(offset + (i * chunk) as u64, part);
             calls.push(tokio::spawn(write_one(t.clone(), frame, part.len())));
+        }
+        for c in calls {
+            c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
+        }
+        Ok(())
+    }
+
+    /// As [`write_at`](Self::write_at) for data the caller holds as [`Bytes`]: the requests
+    /// send it from there (a slice each, no copy), so the caller can keep it to send again.
+    pub async fn write_shared(&self, offset: u64, data: Bytes) -> Result<()> {
+        let t = &self.inner.tree;
+        let chunk = t.max_write().max(1) as usize;
+        let frame = |at: usize, part: Bytes| {
+            let head = WriteHead {
+                offset: offset + at as u64,
+                file_id: self.inner.id,
+                len: u32::try_from(part.len()).unwrap_or(u32::MAX),
+                flags: 0,
+                remaining_bytes: 0,
+            };
+            OutFrame::single_with_tail(&head, t.inner.id, part)
+        };
+        if data.len() <= chunk {
+            let n = data.len();
+            return write_one(t.clone(), frame(0, data), n).await;
+        }
+        let mut calls = Vec::new();
+        for at in (0..data.len()).step_by(chunk) {
+            let part = data.slice(at..(at + chunk).min(data.len()));
+            let n = part.len();
+            calls.push(tokio::spawn(write_one(t.clone(), frame(at, part), n)));
         }
         for c in calls {
             c.await.map_err(|e| Error::Disconnected(e.to_string()))??;

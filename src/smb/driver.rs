@@ -117,10 +117,51 @@ impl Out {
     }
 }
 
+/// A frame on its way to the socket: `head[at..]` then `tail` (a WRITE's payload, shared with
+/// the caller, which keeps it for a resend), of which `at` bytes are written.
+struct Wire {
+    head: Vec<u8>,
+    tail: Bytes,
+    at: usize,
+}
+
+impl Wire {
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    fn done(&self) -> bool {
+        self.at >= self.len()
+    }
+
+    /// Write what the socket takes now, with one vectored write (`Ok(false)`: it took all it
+    /// could and the frame is not done).
+    fn try_write(&mut self, wr: &OwnedWriteHalf) -> std::io::Result<bool> {
+        while !self.done() {
+            let n = if self.at < self.head.len() {
+                let parts = [
+                    std::io::IoSlice::new(&self.head[self.at..]),
+                    std::io::IoSlice::new(&self.tail),
+                ];
+                wr.try_write_vectored(&parts)
+            } else {
+                wr.try_write(&self.tail[self.at - self.head.len()..])
+            };
+            match n {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// Frames waiting for the writer task.
 struct OutQueue {
-    /// Each frame's bytes and where the unwritten part starts.
-    frames: VecDeque<(Vec<u8>, usize)>,
+    frames: VecDeque<Wire>,
     /// The writer task is draining `frames` (or has been told to): callers must queue behind.
     busy: bool,
     /// The socket's write half; taken when the connection dies, so that the socket's sending
@@ -401,14 +442,18 @@ impl Conn {
                 PREFIX - 4
             }
         };
-        let len = frame.buf.len() - start - 4;
+        let len = frame.len() - start - 4;
         if len > MAX_FRAME {
             return Err(Error::InvalidInput(format!(
                 "request of {len} bytes is too large"
             )));
         }
         frame.buf[start..start + 4].copy_from_slice(&nbss::frame_header(len));
-        self.put(frame.buf, start)?;
+        self.put(Wire {
+            head: frame.buf,
+            tail: frame.tail,
+            at: start,
+        })?;
         Ok((rxs, commands, sent))
     }
 
@@ -416,7 +461,7 @@ impl Conn {
     /// at most [`DIRECT_MAX`] is written from this thread, and queued only if the socket does not
     /// take all of it; else it queues behind the others. Never waits, so frames never interleave and none is cut short
     /// by a caller that gives up.
-    fn put(&self, buf: Vec<u8>, mut at: usize) -> Result<()> {
+    fn put(&self, mut w: Wire) -> Result<()> {
         let mut q = self.out.lock();
         let Some(wr) = q.wr.clone() else {
             drop(q);
@@ -425,27 +470,16 @@ impl Conn {
         if q.busy {
             // The writer task has frames to write (or is about to look): this one goes after
             // them, and it will find it before it stops.
-            q.frames.push_back((buf, at));
+            q.frames.push_back(w);
             return Ok(());
         }
         // A bulk frame (over DIRECT_MAX) would hold the queue lock, and stall other senders,
         // runtime threads among them, for as long as the kernel takes to copy megabytes: the
         // writer task writes it, as it waits for the socket without blocking a thread.
-        while buf.len() - at <= DIRECT_MAX {
-            match wr.try_write(&buf[at..]) {
-                Ok(0) => {
-                    drop(q);
-                    self.kill("write failed: the socket took no bytes".into());
-                    return Err(self.dead_error());
-                }
-                Ok(n) => {
-                    at += n;
-                    if at == buf.len() {
-                        return Ok(());
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        if w.len() - w.at <= DIRECT_MAX {
+            match w.try_write(&wr) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
                 Err(e) => {
                     drop(q);
                     self.kill(format!("write failed: {e}"));
@@ -453,7 +487,7 @@ impl Conn {
                 }
             }
         }
-        q.frames.push_back((buf, at));
+        q.frames.push_back(w);
         q.busy = true;
         drop(q);
         self.out.ready.notify_one();
@@ -678,12 +712,12 @@ async fn writer_task(out: Arc<Out>, conn: std::sync::Weak<Conn>) {
             }
             f.map(|f| (f, wr))
         };
-        let Some(((buf, at), wr)) = next else {
+        let Some((mut w, wr)) = next else {
             out.ready.notified().await;
             continue;
         };
         out.room.notify_waiters();
-        if let Err(e) = write_all(&wr, &buf[at..]).await {
+        if let Err(e) = write_all(&wr, &mut w).await {
             if let Some(c) = conn.upgrade() {
                 c.kill(format!("write failed: {e}"));
             }
@@ -692,19 +726,9 @@ async fn writer_task(out: Arc<Out>, conn: std::sync::Weak<Conn>) {
     }
 }
 
-async fn write_all(wr: &OwnedWriteHalf, mut buf: &[u8]) -> std::io::Result<()> {
-    while !buf.is_empty() {
+async fn write_all(wr: &OwnedWriteHalf, w: &mut Wire) -> std::io::Result<()> {
+    while !w.try_write(wr)? {
         wr.writable().await?;
-        match wr.try_write(buf) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e),
-        }
     }
     Ok(())
 }
@@ -759,5 +783,58 @@ async fn reader_task(mut rd: OwnedReadHalf, conn: std::sync::Weak<Conn>) {
     if let Some(c) = conn.upgrade() {
         tracing::debug!(%why, "connection closed");
         c.kill(why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// A frame sent as head and tail arrives whole and in order, through every partial write
+    /// a slow reader forces (the socket takes part of the head, all of it and part of the tail,
+    /// or only tail).
+    #[tokio::test]
+    async fn head_and_tail_arrive_whole_through_partial_writes() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), l.accept());
+        let (_rd, wr) = client.unwrap().into_split();
+        let (mut server, _) = server.unwrap();
+        let head: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let tail: Bytes = (0..6_000_000u32)
+            .map(|i| (i % 241) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        let want = [&head[..], &tail[..]].concat();
+        let mut w = Wire {
+            head: head.clone(),
+            tail: tail.clone(),
+            at: 7,
+        };
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                // Slowly at first, so the writer meets a full socket again and again.
+                if got.len() < 1 << 20 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let n = server.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        });
+        let first = w.try_write(&wr).unwrap();
+        assert!(!first, "a 6 MB frame does not fit a fresh socket");
+        assert!(w.at > 7, "but part of it was taken at once");
+        write_all(&wr, &mut w).await.unwrap();
+        assert!(w.done());
+        drop(wr);
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), want.len() - 7);
+        assert!(got == want[7..], "bytes out of order or lost");
     }
 }

@@ -97,6 +97,7 @@ impl SessionSecurity {
     /// Sign every message of the frame (each over its own bytes, MS-SMB2 3.2.4.1.4).
     pub fn sign(&self, frame: &mut OutFrame) -> Result<(), Error> {
         let Some(s) = &self.signer else { return Ok(()) };
+        frame.flatten();
         for slot in &frame.slots {
             s.sign(&mut frame.buf[slot.range.clone()])?;
         }
@@ -120,6 +121,7 @@ impl SessionSecurity {
         let Some(s) = &self.sealer else {
             return Err(Error::InvalidInput("session cannot encrypt".into()));
         };
+        frame.flatten();
         s.seal(session, nonce, &mut frame.buf[4..])?;
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::smb::Error as SmbError;
 use crate::smb::client::{File, FileInfo, OpenOptions, Tree};
 use crate::smb::wire::create::{access, disposition, options};
 use crate::smb::wire::fscc::{self, FileBasicInformation};
+use bytes::Bytes;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
@@ -1247,7 +1248,7 @@ impl Inner {
     /// Answered once the WRITE is on its way (write-behind); its outcome is reported by a later
     /// write, flush (close), fsync or release. A lost connection is handled in the background
     /// like any other operation (reconnect, reopen, resend).
-    async fn write(self: &Arc<Self>, ino: u64, fh: u64, offset: u64, data: Vec<u8>) -> R<u32> {
+    async fn write(self: &Arc<Self>, ino: u64, fh: u64, offset: u64, data: Bytes) -> R<u32> {
         let _change = self.change();
         let (h, wb, n) = self.write_begin(ino, fh, data.len())?;
         let ticket = wb
@@ -1293,11 +1294,11 @@ impl Inner {
         // The WRITE goes on the wire from this thread (no wake-up of a runtime thread before
         // it leaves); a task waits for its outcome.
         let Some(sent) = slot.get().0.write_now(offset, data) else {
-            self.write_launch(rt, ino, h, wb, ticket, offset, data.to_vec());
+            self.write_launch(rt, ino, h, wb, ticket, offset, Bytes::copy_from_slice(data));
             return Some(Ok(n));
         };
         let fs = self.clone();
-        let data = data.to_vec();
+        let data = Bytes::copy_from_slice(data);
         rt.spawn(async move {
             let r = match sent.await {
                 // Lost with the connection: the usual path reconnects, reopens and resends.
@@ -1305,7 +1306,7 @@ impl Inner {
                     let Handle::File { file: slot, .. } = &*h else {
                         return;
                     };
-                    fs.write_through(slot, offset, &data).await
+                    fs.write_through(slot, offset, data).await
                 }
                 r => r,
             };
@@ -1355,28 +1356,33 @@ impl Inner {
         wb: Arc<writebehind::WriteBehind>,
         ticket: writebehind::Ticket,
         offset: u64,
-        data: Vec<u8>,
+        data: Bytes,
     ) {
         let fs = self.clone();
         rt.spawn(async move {
             let Handle::File { file: slot, .. } = &*h else {
                 return;
             };
-            let r = fs.write_through(slot, offset, &data).await;
+            let r = fs.write_through(slot, offset, data).await;
             fs.landed(&wb, ticket, offset, r);
         });
         self.lock().invalidate(ino);
     }
 
     /// A write on the handle's file, reconnecting and reopening it after a lost connection.
+    /// The requests send `data` from where it is, and a resend uses it again: the FUSE
+    /// thread's copy out of the kernel's buffer is the only one before the socket.
     async fn write_through(
         &self,
         slot: &FileSlot,
         offset: u64,
-        data: &[u8],
+        data: Bytes,
     ) -> Result<(), SmbError> {
-        self.on_file(slot, |f| async move { f.write_at(offset, data).await })
-            .await
+        let data = &data;
+        self.on_file(slot, |f| async move {
+            f.write_shared(offset, data.clone()).await
+        })
+        .await
     }
 
     /// A write's outcome: logged if it failed, and handed to the handle's write-behind (where
@@ -1853,7 +1859,7 @@ impl Filesystem for SmbFs {
             }
             return;
         }
-        let data = data.to_vec();
+        let data = Bytes::copy_from_slice(data);
         self.spawn(|fs| async move {
             match fs.write(ino.0, fh.0, offset, data).await {
                 Ok(n) => reply.written(n),

@@ -5,11 +5,17 @@
 //! header and a TRANSFORM_HEADER so that sealing happens in place and the 8 MiB payload of a
 //! WRITE is never copied again. The driver then stamps ids, credits and the session into each
 //! header ([`OutFrame::stamp`]) and signs or seals.
+//!
+//! A WRITE's payload may also stay where the caller holds it, shared ([`OutFrame::tail`]): the
+//! frame is then sent as its head and that tail, and the caller keeps the bytes to send again
+//! after a reconnect without a copy of its own. Signing and sealing need the message in one
+//! piece and join them first ([`OutFrame::flatten`]).
 use crate::smb::wire::header::{FLAGS_OFFSET, NEXT_COMMAND_OFFSET};
 use crate::smb::wire::{
     Command, Header, HeaderFlags, MessageId, Put, RequestBody, SMB2_HEADER_LEN, SessionId, TreeId,
     credit_charge,
 };
+use bytes::Bytes;
 use std::ops::Range;
 
 /// Room before the first SMB2 header: 4 bytes of Direct TCP header + 52 of TRANSFORM_HEADER.
@@ -37,6 +43,9 @@ pub struct Slot {
 pub struct OutFrame {
     pub buf: Vec<u8>,
     pub slots: Vec<Slot>,
+    /// The rest of the last message, after `buf` ([`OutFrame::single_with_tail`]); empty but
+    /// for a WRITE built that way.
+    pub tail: Bytes,
 }
 
 impl Default for OutFrame {
@@ -56,6 +65,7 @@ impl OutFrame {
         Self {
             buf,
             slots: Vec::new(),
+            tail: Bytes::new(),
         }
     }
 
@@ -66,10 +76,43 @@ impl OutFrame {
         f
     }
 
+    /// A frame holding one request whose last `tail.len()` bytes are `tail`, sent from where it
+    /// is (`req` encodes everything before it, and counts it in its payload size).
+    pub fn single_with_tail<R: RequestBody>(req: &R, tree: TreeId, tail: Bytes) -> Self {
+        let mut f = Self::single(req, tree);
+        f.tail = tail;
+        f
+    }
+
+    /// Bytes on the wire after the prefix: `buf` and `tail`.
+    pub fn len(&self) -> usize {
+        self.buf.len() + self.tail.len()
+    }
+
+    /// Never empty on the wire (the prefix alone is room, not a message).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Join the tail to `buf`, for code that needs the messages in one piece (signing,
+    /// sealing, a copy of what was sent).
+    pub fn flatten(&mut self) {
+        if self.tail.is_empty() {
+            return;
+        }
+        self.buf.extend_from_slice(&self.tail);
+        self.tail = Bytes::new();
+        if let Some(last) = self.slots.last_mut() {
+            last.range.end = self.buf.len();
+        }
+    }
+
     /// Append a request. The second and later requests are *related* (MS-SMB2 3.2.4.1.4: "the
     /// client MUST set SMB2_FLAGS_RELATED_OPERATIONS" on all but the first, and use FileId
     /// 0xFFFFFFFF_FFFFFFFF to mean the file the previous request opened).
     pub fn push<R: RequestBody>(&mut self, req: &R, tree: TreeId) {
+        // A tail belongs to the last message: one after it would land inside.
+        self.flatten();
         if let Some(prev) = self.slots.last_mut() {
             // "Each subsequent request MUST be aligned on an 8-byte boundary" (3.2.4.1.4).
             self.buf.pad_to(prev.range.start, 8);
@@ -156,8 +199,10 @@ impl OutFrame {
         }
     }
 
-    /// The SMB2 messages (without any prefix), as they go on the wire unencrypted.
-    pub fn messages(&self) -> &[u8] {
+    /// The SMB2 messages (without any prefix), as they go on the wire unencrypted; the frame
+    /// is [flattened](Self::flatten) first.
+    pub fn messages(&mut self) -> &[u8] {
+        self.flatten();
         &self.buf[PREFIX..]
     }
 }
@@ -228,6 +273,31 @@ mod tests {
             assert_eq!(h.flags.has(HeaderFlags::RELATED_OPERATIONS), i > 0);
             assert_eq!(h.credits, if i == 0 { 100 } else { 1 });
         }
+    }
+
+    #[test]
+    fn a_tail_flattens_into_the_frame_built_whole() {
+        use crate::smb::wire::write::WriteRequest;
+        let data = vec![5u8; 3000];
+        let req = WriteRequest {
+            offset: 7,
+            data: &data,
+            ..Default::default()
+        };
+        let whole = OutFrame::single(&req, TreeId(9));
+        let mut split =
+            OutFrame::single_with_tail(&req.head(), TreeId(9), Bytes::from(data.clone()));
+        assert_eq!(split.len(), whole.len());
+        assert_eq!(split.charge(), whole.charge());
+        assert_eq!(split.messages(), &whole.buf[PREFIX..]);
+        assert!(split.tail.is_empty());
+        assert_eq!(split.slots[0].range, whole.slots[0].range);
+        // A request pushed after a tail goes after it, not inside the first message.
+        let mut f = OutFrame::single_with_tail(&req.head(), TreeId(9), Bytes::from(vec![1; 10]));
+        f.push(&EchoRequest, TreeId(9));
+        let first = &f.slots[0].range;
+        assert_eq!(first.len(), (SMB2_HEADER_LEN + 48 + 10).next_multiple_of(8));
+        assert_eq!(&f.buf[first.start + SMB2_HEADER_LEN + 48..][..10], &[1; 10]);
     }
 
     #[test]

@@ -51,16 +51,53 @@ impl<'a> WriteRequest<'a> {
     }
 }
 
+impl WriteRequest<'_> {
+    /// The request without its data, which follows it on the wire.
+    pub fn head(&self) -> WriteHead {
+        WriteHead {
+            offset: self.offset,
+            file_id: self.file_id,
+            len: u32::try_from(self.data.len()).unwrap_or(u32::MAX),
+            flags: self.flags,
+            remaining_bytes: self.remaining_bytes,
+        }
+    }
+}
+
 impl RequestBody for WriteRequest<'_> {
     const COMMAND: Command = Command::WRITE;
 
     fn encode(&self, msg: &mut Vec<u8>, hdr: usize) {
-        let body = msg.len();
         msg.reserve(REQUEST_FIXED + self.data.len().max(1));
+        self.head().encode(msg, hdr);
+        msg.put(self.data);
+    }
+
+    fn payload_size(&self) -> u32 {
+        u32::try_from(self.data.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// A WRITE request up to its data: the `len` bytes that follow it are sent from wherever the
+/// caller holds them ([`OutFrame::single_with_tail`](crate::smb::proto::compound::OutFrame)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct WriteHead {
+    pub offset: u64,
+    pub file_id: FileId,
+    pub len: u32,
+    pub flags: u32,
+    pub remaining_bytes: u32,
+}
+
+impl RequestBody for WriteHead {
+    const COMMAND: Command = Command::WRITE;
+
+    fn encode(&self, msg: &mut Vec<u8>, hdr: usize) {
+        let body = msg.len();
         msg.put_u16(REQUEST_STRUCTURE_SIZE);
         // DataOffset: "from the beginning of the SMB2 header to the data being written".
         msg.put_u16(u16::try_from(body + REQUEST_FIXED - hdr).unwrap_or(u16::MAX));
-        msg.put_u32(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
+        msg.put_u32(self.len);
         msg.put_u64(self.offset);
         self.file_id.encode(msg);
         msg.put_u32(0); // Channel
@@ -69,14 +106,14 @@ impl RequestBody for WriteRequest<'_> {
         msg.put_u16(0); // WriteChannelInfoLength
         msg.put_u32(self.flags);
         debug_assert_eq!(msg.len() - body, REQUEST_FIXED);
-        msg.put(self.data);
-        if self.data.is_empty() {
+        if self.len == 0 {
+            // The Buffer field is never empty on the wire.
             msg.put_u8(0);
         }
     }
 
     fn payload_size(&self) -> u32 {
-        u32::try_from(self.data.len()).unwrap_or(u32::MAX)
+        self.len
     }
 }
 
@@ -155,6 +192,29 @@ mod tests {
         empty.encode(&mut m, 0);
         assert_eq!(m.len(), 64 + 49);
         assert_eq!(WriteRequest::decode(&m).unwrap(), empty);
+    }
+
+    #[test]
+    fn head_and_data_are_the_request() {
+        for data in [&b""[..], b"x", &[7; 5000]] {
+            let req = WriteRequest {
+                offset: 1 << 33,
+                file_id: FileId {
+                    persistent: 3,
+                    volatile: 4,
+                },
+                data,
+                flags: WriteRequest::WRITE_UNBUFFERED,
+                remaining_bytes: 5,
+            };
+            let mut whole = header();
+            req.encode(&mut whole, 0);
+            let mut split = header();
+            req.head().encode(&mut split, 0);
+            assert_eq!(req.head().payload_size(), req.payload_size());
+            split.extend_from_slice(data);
+            assert_eq!(split, whole, "{} bytes", data.len());
+        }
     }
 
     #[test]
