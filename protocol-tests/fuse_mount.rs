@@ -1159,6 +1159,33 @@ fn fuse_file_io() {
         "server after fsync, before close",
     );
     drop(g);
+
+    // No extended attributes: every call says EOPNOTSUPP (the kernel's answer once the
+    // daemon said ENOSYS), the first as well as the later ones.
+    let script = [
+        "import os, sys",
+        "f = sys.argv[1]",
+        "calls = [lambda: os.getxattr(f, 'user.a'), lambda: os.setxattr(f, 'user.a', b'1'),",
+        "         lambda: os.listxattr(f), lambda: os.removexattr(f, 'user.a'),",
+        "         lambda: os.getxattr(f, 'security.capability')]",
+        "for c in calls * 2:",
+        "    try:",
+        "        c(); print('ok')",
+        "    except OSError as e:",
+        "        print(e.errno)",
+    ]
+    .join("\n");
+    let out = run(Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .arg(mnt.join("synced.bin")));
+    out.check();
+    let want = libc::EOPNOTSUPP.to_string();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        vec![want.as_str(); 10],
+        "errno of each xattr call (EOPNOTSUPP is {want})"
+    );
 }
 
 /// A reader sees what other handles of the mount wrote before it read: write-only handles
@@ -2154,6 +2181,10 @@ fn fuse_foreground_signals() {
             b"foreground",
             "read through the -f mount",
         );
+        // A write asks for `security.capability` first: answered without a log line.
+        let w = mnt.join(format!("fg-{how}.txt"));
+        ok(fs::write(&w, b"written"), "write through the -f mount");
+        ok(fs::remove_file(&w), "unlink through the -f mount");
         assert!(
             matches!(child.0.try_wait(), Ok(None)),
             "[{how}] -f returned while mounted"
@@ -2180,6 +2211,11 @@ fn fuse_foreground_signals() {
             log_text()
         );
         assert_not_mounted(&mnt, &format!("[{how}] after mount -f exited"));
+        let text = log_text();
+        assert!(
+            !text.contains("Not Implemented") && !text.contains('\x1b'),
+            "[{how}] the log (a file) has fuser's 'Not Implemented' lines or colour codes:\n{text}"
+        );
         assert!(
             elapsed <= Duration::from_secs(2),
             "[{how}] mount -f took {elapsed:?} to exit (limit 2 s)"
