@@ -687,6 +687,85 @@ async fn read_response_with_more_data_than_asked_is_refused() {
     assert_client_still_works().await;
 }
 
+/// A READ sent with a callback (no task waits for it) hears of every outcome exactly once: a
+/// refused answer, an answer that never comes (the request timeout, from the sweeper), data.
+#[tokio::test]
+async fn read_callbacks_hear_of_refusals_and_silence() {
+    let mock = Mock::start().await;
+    let cfg = mock.config();
+    let server = script(mock, |mut p| async move {
+        p.setup(0).await;
+        p.open().await;
+        let r = p.recv_one(Command::READ).await;
+        p.reply(&r, NtStatus::SUCCESS, |m| {
+            ReadResponse::encode(m, 0, &[1; 8192], 0);
+        })
+        .await;
+        // Never answered.
+        let _silent = p.recv_one(Command::READ).await;
+        let r = p.recv_one(Command::READ).await;
+        p.reply(&r, NtStatus::SUCCESS, |m| {
+            ReadResponse::encode(m, 0, &[3; 100], 0);
+        })
+        .await;
+        p.serve().await;
+    });
+    let (c, t) = tree(cfg).await;
+    let f = bounded("open", t.open("f", &OpenOptions::read()))
+        .await
+        .unwrap();
+    let read = |len: u32| {
+        let (tx, rx) = oneshot::channel();
+        let sent = f.read_now_then(0, len, move |r| {
+            let _ = tx.send(r);
+        });
+        assert!(sent.is_ok(), "credits to spare on an idle connection");
+        rx
+    };
+    let err = bounded("refused read", read(4096))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::TooMuchData {
+                got: 8192,
+                limit: 4096
+            })
+        ),
+        "{err:?}"
+    );
+    let t0 = Instant::now();
+    let silent = read(4096);
+    let data = bounded("answered read", read(100)).await.unwrap().unwrap();
+    assert_eq!(
+        &data[..],
+        &[3; 100],
+        "a later read is not held up by the silent one"
+    );
+    let err = bounded("silent read", silent).await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                command: Command::READ,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let waited = t0.elapsed();
+    assert!(
+        waited >= REQUEST_TIMEOUT && waited < REQUEST_TIMEOUT * 2,
+        "timed out after {waited:?} (request timeout {REQUEST_TIMEOUT:?})"
+    );
+    bounded("echo", c.echo()).await.unwrap();
+    drop((f, t, c));
+    bounded("server", server).await.unwrap();
+    assert_client_still_works().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signing
 

@@ -1495,21 +1495,25 @@ pub struct ReadCall {
 impl ReadCall {
     /// The bytes read (fewer than asked at end of file, empty past it).
     pub async fn wait(self) -> Result<Bytes> {
-        let resp = one(self.rx.await?)?;
-        if resp.status() == NtStatus::END_OF_FILE {
-            return Ok(Bytes::new());
-        }
-        let resp = resp.ok()?;
-        let r = ReadResponse::decode(&resp.msg).map_err(Error::decode(Command::READ))?;
-        if r.data_length > self.limit {
-            return Err(ProtocolError::TooMuchData {
-                got: r.data_length,
-                limit: self.limit,
-            }
-            .into());
-        }
-        Ok(resp.msg.slice(r.data_offset..r.data_offset + r.data_length))
+        read_data(one(self.rx.await?)?, self.limit)
     }
+}
+
+/// A READ response's data (MS-SMB2 2.2.20): at most `limit` bytes, empty at end of file.
+fn read_data(resp: Response, limit: usize) -> Result<Bytes> {
+    if resp.status() == NtStatus::END_OF_FILE {
+        return Ok(Bytes::new());
+    }
+    let resp = resp.ok()?;
+    let r = ReadResponse::decode(&resp.msg).map_err(Error::decode(Command::READ))?;
+    if r.data_length > limit {
+        return Err(ProtocolError::TooMuchData {
+            got: r.data_length,
+            limit,
+        }
+        .into());
+    }
+    Ok(resp.msg.slice(r.data_offset..r.data_offset + r.data_length))
 }
 
 impl File {
@@ -1552,6 +1556,38 @@ impl File {
     /// Start one READ of at most [`Tree::max_read`] bytes at `offset` without waiting for it:
     /// callers keep several in flight (MS-SMB2 3.2.4.6).
     pub fn start_read(&self, offset: u64, len: u32) -> ReadCall {
+        let (frame, limit) = self.read_frame(offset, len);
+        let tree = self.inner.tree.clone();
+        ReadCall {
+            rx: Box::pin(async move { tree.call(frame).await }),
+            limit,
+        }
+    }
+
+    /// Send a READ of up to `len` bytes at `offset` from this thread, and have `f` called with
+    /// its data (as [`ReadCall::wait`] gives it) where the response is read: no task waits for
+    /// it. `Err(f)`: it would have to wait for credits or queue room; `f` was not called.
+    pub fn read_now_then<F>(&self, offset: u64, len: u32, f: F) -> std::result::Result<(), F>
+    where
+        F: FnOnce(Result<Bytes>) + Send + 'static,
+    {
+        let (frame, limit) = self.read_frame(offset, len);
+        let t = &self.inner.tree;
+        let Some(r) = t.conn().reserve_now(frame.charge()) else {
+            return Err(f);
+        };
+        let session = t.inner.session.inner.id;
+        r.send_then(
+            frame,
+            session,
+            t.inner.encrypt,
+            Box::new(move |resp| f(resp.and_then(|resp| read_data(resp, limit)))),
+        );
+        Ok(())
+    }
+
+    /// A READ of at most `len` bytes (and [`Tree::max_read`]) at `offset`, and that limit.
+    fn read_frame(&self, offset: u64, len: u32) -> (OutFrame, usize) {
         let t = &self.inner.tree;
         let len = len.min(t.max_read());
         let req = ReadRequest {
@@ -1563,12 +1599,7 @@ impl File {
             minimum_count: 0,
             remaining_bytes: 0,
         };
-        let tree = t.clone();
-        let frame = OutFrame::single(&req, t.inner.id);
-        ReadCall {
-            rx: Box::pin(async move { tree.call(frame).await }),
-            limit: len as usize,
-        }
+        (OutFrame::single(&req, t.inner.id), len as usize)
     }
 
     /// Read up to `len` bytes at `offset`, pipelining requests of [`Tree::max_read`].

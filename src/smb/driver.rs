@@ -25,7 +25,7 @@ use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -65,7 +65,29 @@ impl Response {
     }
 }
 
-type Waker = oneshot::Sender<Result<Response>>;
+/// Where a request's final response goes.
+enum Waker {
+    /// A task awaiting the channel ([`Sent::wait`], [`Conn::call`]).
+    Task(oneshot::Sender<Result<Response>>),
+    /// A function called where the response is read (the reader task), or with the error when
+    /// the connection dies or no response comes in time (the sweeper): [`Reserved::send_then`].
+    Call { f: Callback, deadline: Instant },
+}
+
+/// What [`Reserved::send_then`] calls with a request's outcome: once, quickly, never blocking
+/// (it runs on the task that reads every response of the connection).
+pub type Callback = Box<dyn FnOnce(Result<Response>) + Send>;
+
+impl Waker {
+    fn wake(self, r: Result<Response>) {
+        match self {
+            Waker::Task(tx) => {
+                let _ = tx.send(r);
+            }
+            Waker::Call { f, .. } => f(r),
+        }
+    }
+}
 
 /// A frame on its way: a receiver and the command of each message, and the bytes as sent when
 /// the caller asked for them (the pre-auth hash needs them).
@@ -74,6 +96,48 @@ type Outgoing = (
     Vec<Command>,
     Vec<u8>,
 );
+
+/// Credits taken for one frame ([`Conn::reserve_now`]); given back if it is not sent.
+pub struct Reserved {
+    conn: Arc<Conn>,
+    charge: u32,
+}
+
+impl Reserved {
+    /// Send a frame of one message (of the reserved charge) now, from this thread, and have
+    /// `f` called with its final response, or with the error if it fails, the connection dies
+    /// or no response comes within the request timeout: called exactly once, from the task
+    /// that reads the connection (or the sweeper's, or this thread if the frame cannot be
+    /// sent). No task waits for it: one thread hand-off less per request.
+    pub fn send_then(
+        mut self,
+        frame: OutFrame,
+        session: SessionId,
+        encrypt_tree: bool,
+        f: Callback,
+    ) {
+        debug_assert_eq!(frame.slots.len(), 1);
+        debug_assert_eq!(frame.charge(), self.charge);
+        self.charge = 0;
+        let mut then = Some(f);
+        let r = self
+            .conn
+            .stamp_and_put(frame, session, encrypt_tree, false, false, &mut then);
+        // Not taken into the table (the connection was dead, or credits out of step): call it
+        // here. Once in the table, the response, the connection's death or the sweeper does.
+        if let (Err(e), Some(f)) = (r, then) {
+            f(Err(e));
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if self.charge > 0 {
+            self.conn.credits.add_permits(self.charge as usize);
+        }
+    }
+}
 
 /// A frame sent by [`Conn::send_now`], whose responses are still to come.
 pub struct Sent {
@@ -224,7 +288,8 @@ impl Conn {
         });
         let w = tokio::spawn(writer_task(conn.out.clone(), Arc::downgrade(&conn)));
         let r = tokio::spawn(reader_task(rd, Arc::downgrade(&conn)));
-        conn.lock().tasks = vec![w.abort_handle(), r.abort_handle()];
+        let s = tokio::spawn(sweeper_task(Arc::downgrade(&conn), request_timeout));
+        conn.lock().tasks = vec![w.abort_handle(), r.abort_handle(), s.abort_handle()];
         conn
     }
 
@@ -333,7 +398,14 @@ impl Conn {
             .map_err(|_| self.dead_error())?;
         permit.forget();
         self.wait_for_room(first).await?;
-        self.stamp_and_put(frame, session, encrypt_tree, force_sign, keep_copy)
+        self.stamp_and_put(
+            frame,
+            session,
+            encrypt_tree,
+            force_sign,
+            keep_copy,
+            &mut None,
+        )
     }
 
     /// As [`call`](Self::call)'s sending half, without waiting: from any thread, runtime or not.
@@ -355,13 +427,43 @@ impl Conn {
             Err(tokio::sync::TryAcquireError::Closed) => return Some(Err(self.dead_error())),
         }
         Some(
-            self.stamp_and_put(frame, session, encrypt_tree, false, false)
+            self.stamp_and_put(frame, session, encrypt_tree, false, false, &mut None)
                 .map(|(rxs, commands, _)| Sent {
                     conn: self.clone(),
                     rxs,
                     commands,
                 }),
         )
+    }
+
+    /// Credits for a frame of `charge`, taken now, from any thread: `None` when that would mean
+    /// waiting (none to spare, or frames queued to the limit). See [`Reserved::send_then`].
+    pub fn reserve_now(self: &Arc<Self>, charge: u32) -> Option<Reserved> {
+        if self.out.lock().frames.len() >= OUT_QUEUE_MAX {
+            return None;
+        }
+        self.credits.try_acquire_many(charge).ok()?.forget();
+        Some(Reserved {
+            conn: self.clone(),
+            charge,
+        })
+    }
+
+    /// Fail the callers whose responses are overdue (a request timeout since sent) and who
+    /// have no task to time them out: [`Waker::Call`]s.
+    fn sweep(&self) {
+        let now = Instant::now();
+        let overdue: Vec<_> = self
+            .lock()
+            .pending
+            .take_where(|e| matches!(e.waker, Waker::Call { deadline, .. } if deadline <= now))
+            .collect();
+        for e in overdue {
+            e.waker.wake(Err(Error::TimedOut {
+                command: e.command,
+                after: self.request_timeout,
+            }));
+        }
     }
 
     /// Wait (a request timeout at most) until the send queue has room: a server that stops
@@ -397,6 +499,7 @@ impl Conn {
         encrypt_tree: bool,
         force_sign: bool,
         keep_copy: bool,
+        then: &mut Option<Callback>,
     ) -> Result<Outgoing> {
         let charge = frame.charge();
         let mut rxs = Vec::with_capacity(frame.slots.len());
@@ -414,9 +517,19 @@ impl Conn {
             let req = st.credits.request_for(c);
             let ids = frame.stamp(id, req, session);
             for (slot, id) in frame.slots.iter().zip(ids) {
-                let (tx, rx) = oneshot::channel();
-                st.pending.insert(id, slot.command, slot.charge, tx);
-                rxs.push(rx);
+                let waker = match then.take() {
+                    // A callback takes the frame's first message (send_then sends one).
+                    Some(f) => Waker::Call {
+                        f,
+                        deadline: Instant::now() + self.request_timeout,
+                    },
+                    None => {
+                        let (tx, rx) = oneshot::channel();
+                        rxs.push(rx);
+                        Waker::Task(tx)
+                    }
+                };
+                st.pending.insert(id, slot.command, slot.charge, waker);
             }
             st.sessions.get(&session.0).cloned()
         };
@@ -539,7 +652,7 @@ impl Conn {
             t.abort();
         }
         for w in wakers {
-            let _ = w.send(Err(Error::Disconnected(why.clone())));
+            w.wake(Err(Error::Disconnected(why.clone())));
         }
     }
 
@@ -641,7 +754,7 @@ impl Conn {
                 }
             }),
         };
-        let _ = entry.waker.send(result);
+        entry.waker.wake(result);
     }
 }
 
@@ -695,6 +808,16 @@ fn short_frame(len: usize) -> crate::smb::wire::DecodeError {
         at: 0,
         need: 4,
         len,
+    }
+}
+
+/// Time out the requests no task waits for ([`Conn::sweep`]), a few times per request timeout.
+async fn sweeper_task(conn: std::sync::Weak<Conn>, timeout: Duration) {
+    let every = (timeout / 4).max(Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(c) = conn.upgrade() else { return };
+        c.sweep();
     }
 }
 

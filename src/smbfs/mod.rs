@@ -24,6 +24,7 @@ use fuser::{
     ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
     ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
+use readahead::Plan;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
@@ -167,6 +168,12 @@ struct Inner {
 struct Writers {
     list: Vec<std::sync::Weak<writebehind::WriteBehind>>,
     readers: Vec<std::sync::Weak<readahead::ReadAhead>>,
+}
+
+/// A read started on the FUSE thread ([`Inner::read_start`]): its handle and plan.
+struct ReadStart {
+    h: Arc<Handle>,
+    plan: Option<Plan>,
 }
 
 /// Counts a change when made and when dropped (see [`Inner::changes`]).
@@ -1180,7 +1187,7 @@ impl Inner {
 
     async fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> R<Vec<u8>> {
         let h = self.handles.get(fh).ok_or(Errno::EBADF)?;
-        let Handle::File { file: slot, ra, wb } = &*h else {
+        let Handle::File { ra, wb, .. } = &*h else {
             return Err(Errno::EBADF);
         };
         // A read sees every write made through this handle before it, and every write made
@@ -1193,6 +1200,51 @@ impl Inner {
         for other in self.writers_of(ino) {
             other.settle().await;
         }
+        let plan = Self::plan_read(&h, seen, offset, size);
+        self.read_planned(&h, plan, offset, size).await
+    }
+
+    /// [`read`](Self::read) up to its plan, from the calling (FUSE) thread, when nothing is to
+    /// be waited for first: no write in flight through this handle or another of the inode.
+    /// `None`: take [`read`](Self::read).
+    fn read_start(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Option<ReadStart> {
+        let h = self.handles.get(fh)?;
+        let Handle::File { ra, wb, .. } = &*h else {
+            return None;
+        };
+        let seen = ra.as_ref().map(|ra| ra.changes());
+        if !wb.idle() || !self.writers_of(ino).iter().all(|w| w.idle()) {
+            return None;
+        }
+        let plan = Self::plan_read(&h, seen, offset, size);
+        Some(ReadStart { h, plan })
+    }
+
+    /// The read-ahead plan of a read (`None`: the handle reads directly), once the chunks
+    /// fetched before change `seen` are dropped.
+    fn plan_read(h: &Handle, seen: Option<u64>, offset: u64, size: u32) -> Option<Plan> {
+        let Handle::File { file: slot, ra, .. } = h else {
+            return None;
+        };
+        let ra = ra.as_ref()?;
+        // Chunks fetched before the file last changed through the mount are stale.
+        if let Some(seen) = seen {
+            ra.catch_up(seen);
+        }
+        Some(ra.plan(offset, u64::from(size), slot.info().size))
+    }
+
+    /// A read once planned: directly (`plan` is `None` or says so) or from read-ahead chunks.
+    async fn read_planned(
+        &self,
+        h: &Handle,
+        plan: Option<Plan>,
+        offset: u64,
+        size: u32,
+    ) -> R<Vec<u8>> {
+        let Handle::File { file: slot, ra, .. } = h else {
+            return Err(Errno::EBADF);
+        };
         let direct = || async {
             self.on_file(
                 slot,
@@ -1201,7 +1253,12 @@ impl Inner {
             .await
             .map_err(err)
         };
-        let Some(ra) = ra else { return direct().await };
+        let (Some(ra), Some(plan)) = (ra, plan) else {
+            return direct().await;
+        };
+        if plan.direct {
+            return direct().await;
+        }
         let fetch = |f: File, at: u64| async move {
             f.start_read(at, readahead::CHUNK as u32)
                 .wait()
@@ -1209,14 +1266,6 @@ impl Inner {
                 .map_err(|e| errno::from_error(&e))
         };
         let file = slot.get().0;
-        // Chunks fetched before the file last changed through the mount are stale.
-        if let Some(seen) = seen {
-            ra.catch_up(seen);
-        }
-        let plan = ra.plan(offset, u64::from(size), slot.info().size);
-        if plan.direct {
-            return direct().await;
-        }
         tracing::trace!(
             offset,
             size,
@@ -1581,6 +1630,20 @@ impl SmbFs {
     }
 }
 
+/// Answer a read (and log a short one: the kernel takes a short read of a cached file as its
+/// end, and shrinks its size to it).
+fn reply_read(reply: ReplyData, ino: u64, offset: u64, size: u32, r: R<&[u8]>) {
+    match r {
+        Ok(d) => {
+            if d.len() < size as usize {
+                tracing::debug!(ino, offset, size, got = d.len(), "short read");
+            }
+            reply.data(d)
+        }
+        Err(e) => reply.error(e),
+    }
+}
+
 /// Start a background task on the current runtime (read-ahead fetches outlive the read).
 /// Answer the kernel with a write-behind outcome (`Err(errno)`).
 fn answer(reply: ReplyEmpty, r: Result<(), i32>) {
@@ -1825,19 +1888,42 @@ impl Filesystem for SmbFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn(|fs| async move {
-            match fs.read(ino.0, fh.0, offset, size).await {
-                Ok(d) => {
-                    if d.len() < size as usize {
-                        // The kernel takes a short read of a cached file as its end (and
-                        // shrinks its size to it), so these are worth seeing when debugging.
-                        tracing::debug!(ino = ino.0, offset, size, got = d.len(), "short read");
-                    }
-                    reply.data(&d)
-                }
-                Err(e) => reply.error(e),
+        let Some(ReadStart { h, plan }) = self.inner.read_start(ino.0, fh.0, offset, size) else {
+            self.spawn(|fs| async move {
+                let r = fs.read(ino.0, fh.0, offset, size).await;
+                reply_read(reply, ino.0, offset, size, r.as_deref().map_err(|e| *e));
+            });
+            return;
+        };
+        let direct = plan.as_ref().is_none_or(|p| p.direct);
+        let (Handle::File { file, .. }, true) = (&*h, direct) else {
+            self.spawn(|fs| async move {
+                let r = fs.read_planned(&h, plan, offset, size).await;
+                reply_read(reply, ino.0, offset, size, r.as_deref().map_err(|e| *e));
+            });
+            return;
+        };
+        // A direct read (random access, or no read-ahead) leaves from this thread, and the
+        // thread that reads its response answers the kernel: no task, no hand-off between
+        // threads. Any failure takes the usual path, which reconnects and reopens the file.
+        let file = file.get().0;
+        let fs = self.inner.clone();
+        let rt = self.rt.clone();
+        let sent = file.read_now_then(offset, size, move |r| match r {
+            Ok(b) => reply_read(reply, ino.0, offset, size, Ok(&b)),
+            Err(_) => {
+                rt.spawn(async move {
+                    let r = fs.read_planned(&h, plan, offset, size).await;
+                    reply_read(reply, ino.0, offset, size, r.as_deref().map_err(|e| *e));
+                });
             }
         });
+        if let Err(then) = sent {
+            // No credits to spare now: the usual path waits for them.
+            then(Err(SmbError::Disconnected(
+                "no credits to spare now".into(),
+            )));
+        }
     }
 
     fn write(

@@ -74,6 +74,12 @@ impl WriteBehind {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Nothing in flight and no error to report: a read need not wait for anything.
+    pub fn idle(&self) -> bool {
+        let st = self.lock();
+        st.ranges.is_empty() && st.error.is_none()
+    }
+
     /// The error a previous write left, if any (taken: reported once, then the file is usable).
     pub fn take_error(&self) -> Option<i32> {
         self.lock().error.take()

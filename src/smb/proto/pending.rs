@@ -91,6 +91,20 @@ impl<T> Pending<T> {
         self.map.remove(&id.0)
     }
 
+    /// Take the entries `pred` selects (overdue ones, say).
+    pub fn take_where(
+        &mut self,
+        pred: impl Fn(&Entry<T>) -> bool,
+    ) -> impl Iterator<Item = Entry<T>> + '_ {
+        let ids: Vec<u64> = self
+            .map
+            .iter()
+            .filter(|(_, e)| pred(e))
+            .map(|(&id, _)| id)
+            .collect();
+        ids.into_iter().filter_map(|id| self.map.remove(&id))
+    }
+
     /// Take every entry (the connection is gone; each caller gets the error).
     pub fn drain(&mut self) -> impl Iterator<Item = Entry<T>> + '_ {
         self.map.drain().map(|(_, e)| e)
