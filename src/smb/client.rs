@@ -1678,21 +1678,40 @@ impl File {
         Ok(())
     }
 
-    /// Send a WRITE of `data` (at most [`Tree::max_write`]) at `offset` from this thread,
-    /// without waiting for anything; the returned future gives its outcome. `None`: it would
-    /// have to wait (see [`Conn::send_now`]) or is too large; use [`write_at`](Self::write_at).
-    pub fn write_now(
-        &self,
-        offset: u64,
-        data: &[u8],
-    ) -> Option<impl Future<Output = Result<()>> + Send + 'static> {
+    /// Send a WRITE of `data` (at most [`Tree::max_write`]) at `offset` from this thread, and
+    /// have `f` called with its outcome where the response is read: no task waits for it.
+    /// `Err(f)`: it would have to wait for credits or queue room, or is too large; `f` was not
+    /// called (use [`write_shared`](Self::write_shared)).
+    pub fn write_now_then<F>(&self, offset: u64, data: Bytes, f: F) -> std::result::Result<(), F>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
         let t = &self.inner.tree;
-        if data.len() > t.max_write() as usize {
-            return None;
-        }
-        let sent = t.send_now(self.write_frame(offset, data))?;
         let want = data.len();
-        Some(async move { check_write(one(sent?.wait().await?)?, want) })
+        let Ok(len) = u32::try_from(want) else {
+            return Err(f);
+        };
+        if len > t.max_write() {
+            return Err(f);
+        }
+        let head = WriteHead {
+            offset,
+            file_id: self.inner.id,
+            len,
+            flags: 0,
+            remaining_bytes: 0,
+        };
+        let frame = OutFrame::single_with_tail(&head, t.inner.id, data);
+        let Some(r) = t.conn().reserve_now(frame.charge()) else {
+            return Err(f);
+        };
+        r.send_then(
+            frame,
+            t.inner.session.inner.id,
+            t.inner.encrypt,
+            Box::new(move |resp| f(resp.and_then(|resp| check_write(resp, want)))),
+        );
+        Ok(())
     }
 
     fn write_frame(&self, offset: u64, part: &[u8]) -> OutFrame {

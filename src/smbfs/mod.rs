@@ -1341,26 +1341,31 @@ impl Inner {
             return Some(Err(Errno::EBADF));
         };
         // The WRITE goes on the wire from this thread (no wake-up of a runtime thread before
-        // it leaves); a task waits for its outcome.
-        let Some(sent) = slot.get().0.write_now(offset, data) else {
-            self.write_launch(rt, ino, h, wb, ticket, offset, Bytes::copy_from_slice(data));
-            return Some(Ok(n));
-        };
-        let fs = self.clone();
+        // it leaves), and the thread that reads its response records the outcome: no task.
         let data = Bytes::copy_from_slice(data);
-        rt.spawn(async move {
-            let r = match sent.await {
-                // Lost with the connection: the usual path reconnects, reopens and resends.
-                Err(e) if e.is_disconnect() => {
+        let fs = self.clone();
+        let rt2 = rt.clone();
+        let file = slot.get().0;
+        let resend = data.clone();
+        let sent = file.write_now_then(offset, data, move |r| match r {
+            // Lost with the connection, or not sent: the usual path (re)connects, reopens and
+            // resends.
+            Err(e) if e.is_disconnect() => {
+                rt2.spawn(async move {
                     let Handle::File { file: slot, .. } = &*h else {
                         return;
                     };
-                    fs.write_through(slot, offset, data).await
-                }
-                r => r,
-            };
-            fs.landed(&wb, ticket, offset, r);
+                    let r = fs.write_through(slot, offset, resend).await;
+                    fs.landed(&wb, ticket, offset, r);
+                });
+            }
+            r => fs.landed(&wb, ticket, offset, r),
         });
+        if let Err(then) = sent {
+            then(Err(SmbError::Disconnected(
+                "not sent at once (no credits or queue room to spare)".into(),
+            )));
+        }
         self.lock().invalidate(ino);
         Some(Ok(n))
     }
