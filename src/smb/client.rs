@@ -1572,18 +1572,7 @@ impl File {
         F: FnOnce(Result<Bytes>) + Send + 'static,
     {
         let (frame, limit) = self.read_frame(offset, len);
-        let t = &self.inner.tree;
-        let Some(r) = t.conn().reserve_now(frame.charge()) else {
-            return Err(f);
-        };
-        let session = t.inner.session.inner.id;
-        r.send_then(
-            frame,
-            session,
-            t.inner.encrypt,
-            Box::new(move |resp| f(resp.and_then(|resp| read_data(resp, limit)))),
-        );
-        Ok(())
+        self.send_now_then(frame, f, move |resp| read_data(resp, limit))
     }
 
     /// A READ of at most `len` bytes (and [`Tree::max_read`]) at `offset`, and that limit.
@@ -1631,20 +1620,11 @@ impl File {
     pub async fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
         let t = &self.inner.tree;
         let chunk = t.max_write().max(1) as usize;
-        if data.len() <= chunk {
-            // One request: sent from this task (a task per request only pays off when there
-            // are several to keep in flight).
-            return write_one(t.clone(), self.write_frame(offset, data), data.len()).await;
-        }
-        let mut calls = Vec::new();
-        for (i, part) in data.chunks(chunk).enumerate() {
-            let frame = self.write_frame(offset + (i * chunk) as u64, part);
-            calls.push(tokio::spawn(write_one(t.clone(), frame, part.len())));
-        }
-        for c in calls {
-            c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
-        }
-        Ok(())
+        let frames = (0..data.len().max(1)).step_by(chunk).map(|at| {
+            let part = &data[at..(at + chunk).min(data.len())];
+            (self.write_frame(offset + at as u64, part), part.len())
+        });
+        write_frames(t, frames).await
     }
 
     /// As [`write_at`](Self::write_at) for data the caller holds as [`Bytes`]: the requests
@@ -1652,30 +1632,12 @@ impl File {
     pub async fn write_shared(&self, offset: u64, data: Bytes) -> Result<()> {
         let t = &self.inner.tree;
         let chunk = t.max_write().max(1) as usize;
-        let frame = |at: usize, part: Bytes| {
-            let head = WriteHead {
-                offset: offset + at as u64,
-                file_id: self.inner.id,
-                len: u32::try_from(part.len()).unwrap_or(u32::MAX),
-                flags: 0,
-                remaining_bytes: 0,
-            };
-            OutFrame::single_with_tail(&head, t.inner.id, part)
-        };
-        if data.len() <= chunk {
-            let n = data.len();
-            return write_one(t.clone(), frame(0, data), n).await;
-        }
-        let mut calls = Vec::new();
-        for at in (0..data.len()).step_by(chunk) {
+        let frames = (0..data.len().max(1)).step_by(chunk).map(|at| {
             let part = data.slice(at..(at + chunk).min(data.len()));
             let n = part.len();
-            calls.push(tokio::spawn(write_one(t.clone(), frame(at, part), n)));
-        }
-        for c in calls {
-            c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
-        }
-        Ok(())
+            (self.shared_write_frame(offset + at as u64, part), n)
+        });
+        write_frames(t, frames).await
     }
 
     /// Send a WRITE of `data` (at most [`Tree::max_write`]) at `offset` from this thread, and
@@ -1686,22 +1648,40 @@ impl File {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
-        let t = &self.inner.tree;
         let want = data.len();
-        let Ok(len) = u32::try_from(want) else {
-            return Err(f);
-        };
-        if len > t.max_write() {
+        if want > self.inner.tree.max_write() as usize {
             return Err(f);
         }
+        let frame = self.shared_write_frame(offset, data);
+        self.send_now_then(frame, f, move |resp| check_write(resp, want))
+    }
+
+    /// A WRITE of `part` at `offset`, sent from the caller's bytes ([`OutFrame::tail`]).
+    fn shared_write_frame(&self, offset: u64, part: Bytes) -> OutFrame {
         let head = WriteHead {
             offset,
             file_id: self.inner.id,
-            len,
+            len: u32::try_from(part.len()).unwrap_or(u32::MAX),
             flags: 0,
             remaining_bytes: 0,
         };
-        let frame = OutFrame::single_with_tail(&head, t.inner.id, data);
+        OutFrame::single_with_tail(&head, self.inner.tree.inner.id, part)
+    }
+
+    /// Send `frame` (one request) now, from this thread, and have `f` called with its
+    /// response, read by `decode`, where the response is read
+    /// ([`Reserved::send_then`](crate::smb::driver::Reserved::send_then)).
+    /// `Err(f)`: it would have to wait for credits or queue room; `f` was not called.
+    fn send_now_then<T, F>(
+        &self,
+        frame: OutFrame,
+        f: F,
+        decode: impl FnOnce(Response) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<(), F>
+    where
+        F: FnOnce(Result<T>) + Send + 'static,
+    {
+        let t = &self.inner.tree;
         let Some(r) = t.conn().reserve_now(frame.charge()) else {
             return Err(f);
         };
@@ -1709,7 +1689,7 @@ impl File {
             frame,
             t.inner.session.inner.id,
             t.inner.encrypt,
-            Box::new(move |resp| f(resp.and_then(|resp| check_write(resp, want)))),
+            Box::new(move |resp| f(resp.and_then(decode))),
         );
         Ok(())
     }
@@ -1856,6 +1836,28 @@ impl File {
             file_index: self.inner.info.file_index,
         })
     }
+}
+
+/// Send the WRITEs `frames` gives (each with the bytes it carries), all in flight together, a
+/// task each; a single one is sent from this task (a task per request only pays off when there
+/// are several). A short write is an error.
+async fn write_frames(
+    t: &Tree,
+    frames: impl ExactSizeIterator<Item = (OutFrame, usize)>,
+) -> Result<()> {
+    if frames.len() <= 1 {
+        for (frame, want) in frames {
+            write_one(t.clone(), frame, want).await?;
+        }
+        return Ok(());
+    }
+    let calls: Vec<_> = frames
+        .map(|(frame, want)| tokio::spawn(write_one(t.clone(), frame, want)))
+        .collect();
+    for c in calls {
+        c.await.map_err(|e| Error::Disconnected(e.to_string()))??;
+    }
+    Ok(())
 }
 
 /// Send one WRITE and check that the server took all `want` bytes.
