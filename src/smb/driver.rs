@@ -418,13 +418,10 @@ impl Conn {
         session: SessionId,
         encrypt_tree: bool,
     ) -> Option<Result<Sent>> {
-        if self.out.lock().frames.len() >= OUT_QUEUE_MAX {
-            return None;
-        }
-        match self.credits.try_acquire_many(frame.charge()) {
-            Ok(p) => p.forget(),
-            Err(tokio::sync::TryAcquireError::NoPermits) => return None,
-            Err(tokio::sync::TryAcquireError::Closed) => return Some(Err(self.dead_error())),
+        match self.take_credits_now(frame.charge()) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(e)),
         }
         Some(
             self.stamp_and_put(frame, session, encrypt_tree, false, false, &mut None)
@@ -439,14 +436,26 @@ impl Conn {
     /// Credits for a frame of `charge`, taken now, from any thread: `None` when that would mean
     /// waiting (none to spare, or frames queued to the limit). See [`Reserved::send_then`].
     pub fn reserve_now(self: &Arc<Self>, charge: u32) -> Option<Reserved> {
-        if self.out.lock().frames.len() >= OUT_QUEUE_MAX {
-            return None;
-        }
-        self.credits.try_acquire_many(charge).ok()?.forget();
-        Some(Reserved {
+        self.take_credits_now(charge).ok()?.then(|| Reserved {
             conn: self.clone(),
             charge,
         })
+    }
+
+    /// Take `charge` credits if that needs no wait: `Ok(false)` when none are to spare, or
+    /// frames are queued to the limit; an error once the connection is dead.
+    fn take_credits_now(&self, charge: u32) -> Result<bool> {
+        if self.out.lock().frames.len() >= OUT_QUEUE_MAX {
+            return Ok(false);
+        }
+        match self.credits.try_acquire_many(charge) {
+            Ok(p) => {
+                p.forget();
+                Ok(true)
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => Ok(false),
+            Err(tokio::sync::TryAcquireError::Closed) => Err(self.dead_error()),
+        }
     }
 
     /// Fail the callers whose responses are overdue (a request timeout since sent) and who
