@@ -170,6 +170,15 @@ struct Writers {
     readers: Vec<std::sync::Weak<readahead::ReadAhead>>,
 }
 
+impl Writers {
+    /// Forget the handles gone; is anything left to keep the entry for?
+    fn prune(&mut self) -> bool {
+        self.list.retain(|x| x.strong_count() > 0);
+        self.readers.retain(|x| x.strong_count() > 0);
+        !self.list.is_empty() || !self.readers.is_empty()
+    }
+}
+
 /// A read started on the FUSE thread ([`Inner::read_start`]): its handle and plan.
 struct ReadStart {
     h: Arc<Handle>,
@@ -604,9 +613,7 @@ impl Inner {
             return Vec::new();
         };
         let live: Vec<_> = e.list.iter().filter_map(|x| x.upgrade()).collect();
-        e.list.retain(|x| x.strong_count() > 0);
-        e.readers.retain(|x| x.strong_count() > 0);
-        if e.list.is_empty() && e.readers.is_empty() {
+        if !e.prune() {
             w.remove(&ino);
         }
         live
@@ -617,9 +624,8 @@ impl Inner {
         let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = w.get_mut(&ino) {
             e.readers
-                .retain(|r| r.strong_count() > 0 && !std::ptr::eq(r.as_ptr(), Arc::as_ptr(ra)));
-            e.list.retain(|x| x.strong_count() > 0);
-            if e.list.is_empty() && e.readers.is_empty() {
+                .retain(|r| !std::ptr::eq(r.as_ptr(), Arc::as_ptr(ra)));
+            if !e.prune() {
                 w.remove(&ino);
             }
         }
@@ -1039,9 +1045,9 @@ impl Inner {
         let ra = (!write && !self.cfg.direct_io).then(|| {
             let ra = Arc::<readahead::ReadAhead>::default();
             let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
-            let readers = &mut w.entry(ino).or_default().readers;
-            readers.retain(|r| r.strong_count() > 0);
-            readers.push(Arc::downgrade(&ra));
+            let e = w.entry(ino).or_default();
+            e.prune();
+            e.readers.push(Arc::downgrade(&ra));
             ra
         });
         let file = FileSlot::new(file, self.tree().1, path, o);
@@ -1900,28 +1906,26 @@ impl Filesystem for SmbFs {
             });
             return;
         };
-        let direct = plan.as_ref().is_none_or(|p| p.direct);
-        let (Handle::File { file, .. }, true) = (&*h, direct) else {
-            self.spawn(|fs| async move {
+        // The planned read, on a runtime task (read-ahead chunks, or the fallback below).
+        let fs = self.inner.clone();
+        let rt = self.rt.clone();
+        let planned = move |h: Arc<Handle>, plan: Option<Plan>, reply: ReplyData| {
+            rt.spawn(async move {
                 let r = fs.read_planned(&h, plan, offset, size).await;
                 reply_read(reply, ino.0, offset, size, r.as_deref().map_err(|e| *e));
             });
-            return;
+        };
+        let direct = plan.as_ref().is_none_or(|p| p.direct);
+        let (Handle::File { file, .. }, true) = (&*h, direct) else {
+            return planned(h, plan, reply);
         };
         // A direct read (random access, or no read-ahead) leaves from this thread, and the
         // thread that reads its response answers the kernel: no task, no hand-off between
         // threads. Any failure takes the usual path, which reconnects and reopens the file.
         let file = file.get().0;
-        let fs = self.inner.clone();
-        let rt = self.rt.clone();
         let sent = file.read_now_then(offset, size, move |r| match r {
             Ok(b) => reply_read(reply, ino.0, offset, size, Ok(&b)),
-            Err(_) => {
-                rt.spawn(async move {
-                    let r = fs.read_planned(&h, plan, offset, size).await;
-                    reply_read(reply, ino.0, offset, size, r.as_deref().map_err(|e| *e));
-                });
-            }
+            Err(_) => planned(h, plan, reply),
         });
         if let Err(then) = sent {
             // No credits to spare now: the usual path waits for them.
